@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Set up kube-gauntlet on a fresh Debian machine: OS packages for the lab,
+# a virtualenv in .venv with the package and its tools. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "[setup] $*" >&2; }
+
+debs=(runc containernetworking-plugins iptables iproute2 conntrack socat
+      busybox-static procps psmisc util-linux gcc libc6-dev)
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing Debian packages: ${missing[*]} (run as root to install)"; exit 2
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+command -v go >/dev/null || { say "Go is required (1.26+) to build the lab"; exit 2; }
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.kube-gauntlet-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "installing kube-gauntlet and its dependencies into .venv"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+say "ready: .venv/bin/gauntlet"

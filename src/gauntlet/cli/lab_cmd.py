@@ -1,0 +1,120 @@
+"""``gauntlet lab up|down|status|kubeconfig``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from gauntlet.errors import LabError
+from gauntlet.lab import network
+from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.topology import MAX_CONTROL_PLANES, MAX_WORKERS
+
+
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    lab = sub.add_parser("lab", help="the embedded lab cluster")
+    cmds = lab.add_subparsers(dest="lab_command", required=True)
+    up = cmds.add_parser("up", help="boot the lab (or reuse a healthy one)")
+    up.add_argument(
+        "--control-planes",
+        type=int,
+        default=3,
+        help=f"1 to {MAX_CONTROL_PLANES} (default 3)",
+    )
+    up.add_argument(
+        "--workers", type=int, default=2, help=f"0 to {MAX_WORKERS} (default 2)"
+    )
+    cmds.add_parser("down", help="stop the lab and remove every trace")
+    status = cmds.add_parser("status", help="nodes, components, etcd")
+    status.add_argument("--json", action="store_true")
+    cmds.add_parser("kubeconfig", help="print the admin kubeconfig path")
+    lab.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    lab = LabCluster()
+    if args.lab_command == "up":
+        report = lab.up(args.control_planes, args.workers)
+        print(f"kubeconfig: {report.kubeconfig}")
+        print(
+            f"boot time: {report.seconds:.1f}s"
+            + (" (reused)" if report.reused else "")
+        )
+        return 0
+    if args.lab_command == "down":
+        leftovers = lab.down()
+        if leftovers:
+            print("could not remove: " + ", ".join(leftovers))
+            return 1
+        print("lab removed")
+        return 0
+    if args.lab_command == "kubeconfig":
+        lab.manifest()
+        print(lab.paths.kubeconfig)
+        return 0
+    return _status(lab, args.json)
+
+
+def _status(lab: LabCluster, as_json: bool) -> int:
+    from gauntlet.lab.faults import LabFaults
+
+    topo = lab.topology()
+    if topo is None:
+        raise LabError("no lab is up: run `gauntlet lab up`")
+    faults = LabFaults(lab)
+    try:
+        ready = set(lab.ready_nodes())
+    except LabError:
+        ready = set()
+    report = []
+    for n in topo.nodes:
+        try:
+            comps = lab.components(n.name)
+        except LabError as exc:
+            comps = [
+                {
+                    "name": "supervisor",
+                    "state": f"down ({exc})",
+                    "pid": None,
+                    "restarts": 0,
+                }
+            ]
+        report.append(
+            {
+                "node": n.name,
+                "role": n.role,
+                "ip": n.ip,
+                "ready": n.name in ready,
+                "partitioned_from": network.partitioned_peers(n),
+                "components": comps,
+            }
+        )
+    try:
+        etcd = [m.__dict__ for m in faults.etcd_members()]
+    except LabError as exc:
+        etcd = [{"error": str(exc)}]
+    if as_json:
+        print(json.dumps({"nodes": report, "etcd": etcd}, indent=2))
+        return 0
+    for entry in report:
+        flag = "Ready" if entry["ready"] else "NotReady"
+        print(
+            f"{entry['node']:<5} {entry['role']:<13} {entry['ip']:<12} "
+            f"{flag}"
+            + (
+                f"  partitioned from {entry['partitioned_from']}"
+                if entry["partitioned_from"]
+                else ""
+            )
+        )
+        for c in entry["components"]:
+            print(
+                f"    {c['name']:<24} {c['state']:<11} pid={c['pid']} "
+                f"restarts={c['restarts']}"
+            )
+    print("etcd members:")
+    for m in etcd:
+        print("    " + ", ".join(f"{k}={v}" for k, v in m.items()))
+    return 0

@@ -1,0 +1,6 @@
+"""The lab: a real, highly available Kubernetes cluster on one Linux host.
+
+Nodes are Linux namespaces (network, mount, PID, UTS) joined by a bridge;
+each runs its components under a small supervisor. See ``cluster.LabCluster``
+for the entry point and ``faults`` for the fault API used by the suites.
+"""

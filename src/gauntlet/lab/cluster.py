@@ -1,0 +1,347 @@
+"""``LabCluster``: boot, inspect and tear down the lab, idempotently.
+
+``up`` reuses a healthy lab of the same shape, and rebuilds from scratch
+anything else (a crashed or killed run included); ``down`` removes
+everything by name, so it works without a record of what ``up`` did.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gauntlet import progress
+from gauntlet.errors import LabError
+from gauntlet.lab import addons, build, cleanup, images, network, node, pki
+from gauntlet.lab import supervisor_client as sup
+from gauntlet.lab.nodeconfig import Binaries, write_node
+from gauntlet.lab.paths import LabPaths, cache_root
+from gauntlet.lab.topology import (
+    API_PORT,
+    API_SERVICE_IP,
+    BRIDGE_IP,
+    LB_ENDPOINT,
+    Topology,
+    plan,
+)
+from gauntlet.lab.versions import CURRENT, Release
+
+BOOT_TIMEOUT_S = 300.0
+
+
+@dataclass(frozen=True)
+class BootReport:
+    """What ``up`` did and how long it took."""
+
+    kubeconfig: Path
+    seconds: float
+    reused: bool
+
+
+class LabCluster:
+    """One lab on this host, described by its state directory."""
+
+    def __init__(
+        self, paths: LabPaths | None = None, release: Release = CURRENT
+    ) -> None:
+        self.paths = paths or LabPaths.default()
+        self.release = release
+
+    # -- inspection ---------------------------------------------------------
+
+    def topology(self) -> Topology | None:
+        try:
+            data = json.loads(self.paths.manifest.read_text())
+        except (OSError, ValueError):
+            return None
+        return plan(data["control_planes"], data["workers"])
+
+    def manifest(self) -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(self.paths.manifest.read_text())
+        except (OSError, ValueError) as exc:
+            raise LabError("no lab is up: run `gauntlet lab up`") from exc
+        return data
+
+    def binaries(self) -> Binaries:
+        return Binaries(
+            kubernetes=build.kubernetes_build(self.release).out_dir,
+            etcd=build.etcd_build(self.release).out_dir,
+            containerd=build.containerd_build(self.release).out_dir,
+        )
+
+    def kubectl(self) -> list[str]:
+        return [
+            self.binaries().k8s("kubectl"),
+            f"--kubeconfig={self.paths.kubeconfig}",
+        ]
+
+    def kubectl_json(self, *args: str) -> Any:
+        out = subprocess.run(
+            [*self.kubectl(), *args, "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if out.returncode != 0:
+            raise LabError(f"kubectl {' '.join(args)}: {out.stderr.strip()}")
+        return json.loads(out.stdout)
+
+    def node_pid(self, name: str) -> int:
+        pid = node.init_pid(self.paths.node(name))
+        if pid is None:
+            raise LabError(f"lab node {name} is not running")
+        return pid
+
+    def components(self, name: str) -> list[dict[str, Any]]:
+        reply = sup.call(self.paths.node(name).socket, "status", timeout_s=10)
+        return list(reply["components"])
+
+    def nodes_alive(self) -> bool:
+        topo = self.topology()
+        return topo is not None and all(
+            node.init_pid(self.paths.node(n.name)) is not None
+            for n in topo.nodes
+        )
+
+    def ready_nodes(self) -> list[str]:
+        items = self.kubectl_json("get", "nodes")["items"]
+        return [
+            i["metadata"]["name"]
+            for i in items
+            if any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in i["status"].get("conditions", [])
+            )
+        ]
+
+    def healthy(self) -> bool:
+        topo = self.topology()
+        if topo is None or not self.nodes_alive():
+            return False
+        try:
+            return len(self.ready_nodes()) == len(topo.nodes)
+        except (LabError, subprocess.TimeoutExpired):
+            return False
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def up(self, control_planes: int = 3, workers: int = 2) -> BootReport:
+        """Boot a lab of this shape (or reuse a healthy one) and wait."""
+        topo = plan(control_planes, workers)
+        current = self.topology()
+        if current == topo and self.healthy():
+            progress.say("a healthy lab of this shape is already up: reusing")
+            return BootReport(self.paths.kubeconfig, 0.0, True)
+        if current is not None or cleanup.lab_processes():
+            progress.say("removing the previous lab first")
+            self.down()
+        _check_host()
+        with progress.step("Preparing binaries"):
+            bins_dirs = build.ensure_all(self.release)
+        start = time.monotonic()
+        image_tars = self._images(bins_dirs["coredns"])
+        self.paths.root.mkdir(parents=True, exist_ok=True)
+        with progress.step("Issuing certificates", heartbeat=False):
+            pki.ensure_pki(
+                self.paths.pki,
+                pki.PkiSpec(
+                    nodes=tuple(
+                        pki.NodeIdentity(n.name, n.ip, n.control_plane)
+                        for n in topo.nodes
+                    ),
+                    apiserver_sans_ips=(BRIDGE_IP, "127.0.0.1", API_SERVICE_IP),
+                ),
+            )
+        self._write_manifest(topo, booted=False)
+        self._create_mountpoints()
+        with progress.step("Creating the lab network", heartbeat=False):
+            network.create_bridge()
+            for n in topo.nodes:
+                network.create_node_network(n, topo)
+        bins = self.binaries()
+        with progress.step(
+            f"Starting {len(topo.nodes)} nodes", heartbeat=False
+        ):
+            for n in topo.nodes:
+                write_node(
+                    self.paths, n, topo, bins, image_tars, images.PAUSE_IMAGE
+                )
+                node.start_node(n, self.paths.node(n.name))
+            self._start_lb(topo)
+        pki.write_kubeconfig(
+            self.paths.kubeconfig,
+            server=LB_ENDPOINT,
+            ca_file=self.paths.pki / "ca.crt",
+            cert_file=self.paths.pki / "admin.crt",
+            key_file=self.paths.pki / "admin.key",
+            user="kubernetes-admin",
+        )
+        self._wait_ready(topo)
+        seconds = time.monotonic() - start
+        self._write_manifest(topo, booted=True, boot_seconds=seconds)
+        progress.say(
+            f"lab up in {seconds:.1f}s; kubeconfig: {self.paths.kubeconfig}"
+        )
+        return BootReport(self.paths.kubeconfig, seconds, False)
+
+    def down(self) -> list[str]:
+        """Stop everything and remove every trace; return leftovers."""
+        topo = self.topology()
+        if topo is not None:
+            with progress.step("Stopping lab nodes", heartbeat=False):
+                for n in reversed(topo.nodes):
+                    node.stop_node(self.paths.node(n.name), timeout_s=20)
+        with progress.step("Removing the lab", heartbeat=False):
+            return cleanup.remove_everything(self.paths)
+
+    # -- steps ----------------------------------------------------------------
+
+    def _images(self, coredns_dir: Path) -> list[Path]:
+        cache = cache_root() / "images"
+        with progress.step("Building images", heartbeat=False):
+            pause_c = (
+                build.kubernetes_source(self.release)
+                / "build"
+                / "pause"
+                / "linux"
+                / "pause.c"
+            )
+            return [
+                images.build_pause_image(cache, pause_c),
+                images.build_workload_image(cache),
+                images.build_coredns_image(cache, coredns_dir / "coredns"),
+            ]
+
+    def _write_manifest(
+        self, topo: Topology, booted: bool, boot_seconds: float | None = None
+    ) -> None:
+        self.paths.manifest.write_text(
+            json.dumps(
+                {
+                    "control_planes": len(topo.control_planes),
+                    "workers": len(topo.workers),
+                    "kubernetes": self.release.kubernetes,
+                    "booted": booted,
+                    "boot_seconds": boot_seconds,
+                    "kubeconfig": str(self.paths.kubeconfig),
+                },
+                indent=2,
+            )
+        )
+
+    def _create_mountpoints(self) -> None:
+        created = []
+        sample = self.paths.node("x").bind_sources()
+        for target in sample:
+            p = Path(target)
+            missing = []
+            while not p.exists():
+                missing.append(str(p))
+                p = p.parent
+            Path(target).mkdir(parents=True, exist_ok=True)
+            created += missing
+        self.paths.created_dirs.write_text(json.dumps(created))
+
+    def _start_lb(self, topo: Topology) -> None:
+        backends = [f"{n.ip}:{API_PORT}" for n in topo.control_planes]
+        log = self.paths.lb_log.open("ab")
+        src = str(Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gauntlet.lab.lb",
+                f"{BRIDGE_IP}:{API_PORT}",
+                *backends,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={"PYTHONPATH": src, "PATH": "/usr/bin"},
+        )
+        self.paths.lb_pid.write_text(f"{proc.pid}\n")
+
+    def _wait_ready(self, topo: Topology) -> None:
+        kubectl = self.kubectl()
+
+        def api_ready() -> bool:
+            out = subprocess.run(
+                [*kubectl, "get", "--raw", "/readyz"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            return out.returncode == 0
+
+        progress.wait_until(
+            "the API server to answer /readyz",
+            api_ready,
+            BOOT_TIMEOUT_S,
+            poll_s=1.0,
+        )
+
+        def registered() -> bool:
+            names = {
+                i["metadata"]["name"]
+                for i in self.kubectl_json("get", "nodes")["items"]
+            }
+            return names >= {n.name for n in topo.nodes}
+
+        progress.wait_until(
+            "every node to register", registered, BOOT_TIMEOUT_S, poll_s=1.0
+        )
+        addons.label_roles(kubectl, topo)
+        addons.apply_coredns(kubectl)
+        progress.wait_until(
+            f"{len(topo.nodes)} nodes Ready",
+            lambda: len(self.ready_nodes()) == len(topo.nodes),
+            BOOT_TIMEOUT_S,
+            poll_s=1.0,
+            describe=lambda: f"Ready: {sorted(self.ready_nodes())}",
+        )
+
+        def dns_ready() -> bool:
+            dep = self.kubectl_json(
+                "-n", "kube-system", "get", "deployment", "coredns"
+            )
+            return int(dep["status"].get("readyReplicas") or 0) >= 1
+
+        progress.wait_until("CoreDNS to be ready", dns_ready, BOOT_TIMEOUT_S)
+
+
+def _check_host() -> None:
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (namespaces, mounts, iptables)")
+    missing = [
+        t
+        for t in (
+            "ip",
+            "iptables",
+            "nsenter",
+            "unshare",
+            "mount",
+            "runc",
+            "gcc",
+            "go",
+        )
+        if shutil.which(t) is None
+    ]
+    if missing:
+        raise LabError(
+            f"missing host tools: {', '.join(missing)}; run "
+            "scripts/setup.sh (installs the Debian packages)"
+        )
+    if not Path("/usr/lib/cni/bridge").exists():
+        raise LabError(
+            "CNI plugins missing: apt-get install containernetworking-plugins"
+        )

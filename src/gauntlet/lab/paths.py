@@ -1,0 +1,104 @@
+"""Where the lab keeps its cache (binaries, images) and its state.
+
+The cache is keyed by version and survives ``lab down``; the state is one
+lab's life and is removed by ``down``. The state root must not sit under a
+directory that nodes mount over (/var/lib/kubelet, /run, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """The build cache: ``$KUBE_GAUNTLET_CACHE`` or ~/.cache/kube-gauntlet."""
+    env = os.environ.get("KUBE_GAUNTLET_CACHE")
+    if env:
+        return Path(env)
+    return Path.home() / ".cache" / "kube-gauntlet"
+
+
+def state_root() -> Path:
+    """The lab state: ``$KUBE_GAUNTLET_STATE`` or /var/lib/kube-gauntlet."""
+    return Path(os.environ.get("KUBE_GAUNTLET_STATE", "/var/lib/kube-gauntlet"))
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Host-side directories of one node, bound over its system paths."""
+
+    root: Path
+
+    @property
+    def etc_kubernetes(self) -> Path:
+        return self.root / "etc-kubernetes"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "supervisor.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "init.pid"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "supervisor.json"
+
+    def bind_sources(self) -> dict[str, Path]:
+        """Node path -> host directory for every per-node bind mount."""
+        return {
+            "/etc/kubernetes": self.etc_kubernetes,
+            "/etc/cni/net.d": self.root / "cni-conf",
+            "/etc/containerd": self.root / "etc-containerd",
+            "/var/lib/kubelet": self.root / "kubelet",
+            "/var/lib/etcd": self.root / "etcd",
+            "/var/lib/containerd": self.root / "containerd",
+            "/var/lib/cni": self.root / "cni",
+            "/var/log/pods": self.root / "log-pods",
+            "/var/log/containers": self.root / "log-containers",
+        }
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    """Host-side layout of one lab's state."""
+
+    root: Path
+
+    @classmethod
+    def default(cls) -> LabPaths:
+        return cls(state_root() / "lab")
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "admin.kubeconfig"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "lab.json"
+
+    @property
+    def lb_pid(self) -> Path:
+        return self.root / "lb.pid"
+
+    @property
+    def lb_log(self) -> Path:
+        return self.root / "lb.log"
+
+    @property
+    def created_dirs(self) -> Path:
+        return self.root / "created-dirs.json"
+
+    def node(self, name: str) -> NodePaths:
+        return NodePaths(self.root / "nodes" / name)

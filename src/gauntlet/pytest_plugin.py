@@ -1,0 +1,307 @@
+"""pytest plugin: guarantee markers, measurements and the run summary.
+
+Loaded through the ``pytest11`` entry point ``gauntlet`` (or with
+``-p gauntlet.pytest_plugin``). It ties every test to a catalogue ID at
+collection time, so a typo is an error before anything touches a cluster,
+and folds test outcomes into per-guarantee verdicts at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gauntlet.catalogue import PROFILES, load_catalogue
+from gauntlet.errors import UsageError
+from gauntlet.reporting import attach
+from gauntlet.reporting.measurements import (
+    Measurement,
+    Stopwatch,
+    utc_iso,
+    utc_now,
+)
+from gauntlet.reporting.summary import (
+    CaseOutcome,
+    Outcome,
+    RunSummary,
+    build_summary,
+    render_table,
+    write_summary,
+)
+
+__all__ = ["Measure", "guarantee_of"]
+
+MARKERS = (
+    "guarantee(id): the catalogue guarantee this test checks "
+    "(docs/guarantees.md)",
+    "profile(name): the profile the test belongs to: " + ", ".join(PROFILES),
+    "disruptive: breaks something on the cluster (kill, stop, partition)",
+    "serial: must not run alongside any other test",
+    "slow: takes minutes rather than seconds",
+    "lab_only: needs the kube-gauntlet lab cluster",
+)
+
+# Outcome precedence within one test: a later phase may only worsen it.
+_RANK: dict[Outcome, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
+
+
+class _Recorder:
+    """Per-session outcomes and measurements; one instance per config.
+
+    Registered as a plugin object rather than kept in module globals, so
+    nested in-process runs (pytester) never share state.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = utc_iso(utc_now())
+        self.cases: dict[str, CaseOutcome] = {}
+        self.measurements: dict[str, list[Measurement]] = {}
+        self.summary: RunSummary | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        gid = dict(report.user_properties).get("guarantee")
+        outcome = _phase_outcome(report)
+        if not isinstance(gid, str) or outcome is None:
+            return
+        previous = self.cases.get(report.nodeid)
+        if previous is None or _RANK[outcome] > _RANK[previous.outcome]:
+            self.cases[report.nodeid] = CaseOutcome(
+                report.nodeid, gid, outcome, _message(report)
+            )
+
+    def pytest_sessionfinish(self) -> None:
+        path = self.config.getoption("gauntlet_summary")
+        if path is None:
+            return
+        self.summary = self._summarise()
+        write_summary(self.summary, Path(path))
+
+    def pytest_terminal_summary(
+        self, terminalreporter: pytest.TerminalReporter
+    ) -> None:
+        if self.summary is None:
+            return
+        terminalreporter.write_sep("=", "guarantees")
+        for line in render_table(self.summary).splitlines():
+            terminalreporter.write_line(line)
+        path = self.config.getoption("gauntlet_summary")
+        terminalreporter.write_line(f"summary written to {path}")
+
+    def _summarise(self) -> RunSummary:
+        outcomes = [
+            replace(case, measurements=tuple(self.measurements.get(nodeid, ())))
+            for nodeid, case in self.cases.items()
+        ]
+        option = self.config.getoption
+        return build_summary(
+            outcomes,
+            run_id=option("gauntlet_run_id") or _new_run_id(),
+            context=option("gauntlet_context"),
+            profile=option("gauntlet_profile"),
+            started=self.started,
+            ended=utc_iso(utc_now()),
+            order=load_catalogue().ids,
+        )
+
+
+_RECORDER = pytest.StashKey[_Recorder]()
+
+
+def guarantee_of(item: pytest.Item) -> str | None:
+    """The guarantee ID of ``item`` (closest ``guarantee`` marker)."""
+    marker = item.get_closest_marker("guarantee")
+    if marker is None or len(marker.args) != 1:
+        return None
+    return str(marker.args[0])
+
+
+class Measure:
+    """The ``measure`` fixture: records values for the test's guarantee."""
+
+    def __init__(
+        self,
+        guarantee: str | None,
+        sink: Callable[[Measurement], None],
+        record_property: Callable[[str, object], None],
+    ) -> None:
+        self.guarantee = guarantee
+        self._sink = sink
+        self._record_property = record_property
+
+    def __call__(
+        self, name: str, value: float, unit: str, bound: float | None = None
+    ) -> Measurement:
+        """Record a value computed by the test; return the record."""
+        measurement = Measurement.instant(
+            name, value, unit, bound=bound, guarantee=self.guarantee
+        )
+        self._record(measurement)
+        return measurement
+
+    @contextlib.contextmanager
+    def timer(
+        self, name: str, bound: float | None = None
+    ) -> Iterator[Stopwatch]:
+        """Time the block in seconds; a raising block is recorded failed."""
+        watch = Stopwatch(name, bound=bound, guarantee=self.guarantee)
+        try:
+            with watch:
+                yield watch
+        finally:
+            if watch.measurement is not None:
+                self._record(watch.measurement)
+
+    def _record(self, measurement: Measurement) -> None:
+        self._sink(measurement)
+        data = measurement.to_dict()
+        attach.attach_json(f"measurement: {measurement.name}", data)
+        self._record_property(
+            f"measurement:{measurement.name}", json.dumps(data)
+        )
+
+
+@pytest.fixture
+def measure(
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+) -> Measure:
+    """Record measurements as evidence for the test's guarantee."""
+    node: pytest.Item = request.node
+    recorder = request.config.stash[_RECORDER]
+    sink = recorder.measurements.setdefault(node.nodeid, []).append
+    return Measure(guarantee_of(node), sink, record_property)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gauntlet", "kube-gauntlet")
+    group.addoption(
+        "--gauntlet-summary",
+        metavar="PATH",
+        default=None,
+        help="write per-guarantee verdicts to PATH (summary.json) and "
+        "print the verdict table at the end",
+    )
+    group.addoption(
+        "--gauntlet-run-id",
+        metavar="ID",
+        default=None,
+        help="run identifier for the summary (default: UTC time + random)",
+    )
+    group.addoption(
+        "--gauntlet-context",
+        metavar="NAME",
+        default=None,
+        help="kubeconfig context under test, recorded in the summary",
+    )
+    group.addoption(
+        "--gauntlet-profile",
+        metavar="NAME",
+        default=None,
+        help="profile being run, recorded in the summary",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    recorder = _Recorder(config)
+    config.stash[_RECORDER] = recorder
+    config.pluginmanager.register(recorder, "gauntlet-recorder")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """Turn bad guarantee/profile markers into a collection error."""
+    report = yield
+    if not report.passed:
+        return report
+    problems = [
+        problem
+        for node in report.result
+        if isinstance(node, pytest.Item)
+        for problem in _marker_problems(node)
+    ]
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(problems)
+        report.result = []
+    return report
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    gid = guarantee_of(item)
+    if gid is not None:
+        # Same effect as record_property, but also for skipped tests.
+        item.user_properties.append(("guarantee", gid))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Label the allure result before any skip or fixture can stop setup."""
+    gid = guarantee_of(item)
+    if gid is not None:
+        attach.label("guarantee", gid)
+        attach.label("profile", load_catalogue().get(gid).profile)
+        attach.tag(gid)
+    return (yield)
+
+
+def _marker_problems(item: pytest.Item) -> list[str]:
+    problems: list[str] = []
+    for marker in item.iter_markers("guarantee"):
+        args = marker.args
+        if len(args) != 1 or not isinstance(args[0], str) or marker.kwargs:
+            problems.append(
+                f"{item.nodeid}: guarantee marker takes exactly one ID "
+                f"string, got {args!r}"
+            )
+            continue
+        try:
+            load_catalogue().get(args[0])
+        except UsageError as exc:
+            problems.append(f"{item.nodeid}: {exc}")
+    for marker in item.iter_markers("profile"):
+        if len(marker.args) != 1 or marker.args[0] not in PROFILES:
+            problems.append(
+                f"{item.nodeid}: profile marker takes one of "
+                f"{', '.join(PROFILES)}, got {marker.args!r}"
+            )
+    return problems
+
+
+def _phase_outcome(report: pytest.TestReport) -> Outcome | None:
+    if report.skipped:
+        return "skipped"
+    if report.failed:
+        return "failed" if report.when == "call" else "error"
+    return "passed" if report.when == "call" else None
+
+
+def _message(report: pytest.TestReport) -> str:
+    """Skip reason or the failure's first line, never a whole traceback."""
+    longrepr: Any = report.longrepr
+    if report.skipped:
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        if hasattr(report, "wasxfail"):
+            reason = f"xfail: {report.wasxfail or reason}"
+        return str(reason).removeprefix("Skipped: ")
+    if not report.failed:
+        return ""
+    crash = getattr(longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(longrepr)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return first if report.when == "call" else f"{report.when}: {first}"
+
+
+def _new_run_id() -> str:
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,1 @@
+"""Measurements, per-guarantee verdicts and reports (JSON, table, HTML)."""
