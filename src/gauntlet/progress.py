@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from gauntlet.errors import GuaranteeTimeout
+from gauntlet.errors import GauntletError, GuaranteeTimeout
 
 REPORT_EVERY_S = 10.0
 T = TypeVar("T")
@@ -69,6 +69,8 @@ def wait_until(
     while True:
         try:
             value = probe()
+        except GauntletError:
+            raise
         except Exception as exc:  # noqa: BLE001 - the probe is foreign code
             value = None
             last_state = f"{type(exc).__name__}: {exc}"

@@ -36,7 +36,7 @@ from gauntlet.reporting.summary import (
     write_summary,
 )
 
-__all__ = ["Measure", "guarantee_of"]
+__all__ = ["Measure", "faults_of", "guarantee_of"]
 
 MARKERS = (
     "guarantee(id): the catalogue guarantee this test checks "
@@ -46,7 +46,10 @@ MARKERS = (
     "serial: must not run alongside any other test",
     "slow: takes minutes rather than seconds",
     "lab_only: needs the kube-gauntlet lab cluster",
+    "faults(*descriptions): the faults the test injects, e.g. "
+    '"kill etcd leader" (listed by gauntlet run --dry-run)',
 )
+_TRAITS = ("disruptive", "serial", "slow", "lab_only")
 
 # Outcome precedence within one test: a later phase may only worsen it.
 _RANK: dict[Outcome, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}
@@ -121,6 +124,15 @@ def guarantee_of(item: pytest.Item) -> str | None:
     if marker is None or len(marker.args) != 1:
         return None
     return str(marker.args[0])
+
+
+def faults_of(item: pytest.Item) -> list[str]:
+    """The fault descriptions of every ``faults`` marker on ``item``."""
+    return [
+        str(arg)
+        for marker in item.iter_markers("faults")
+        for arg in marker.args
+    ]
 
 
 class Measure:
@@ -207,6 +219,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="profile being run, recorded in the summary",
     )
+    group.addoption(
+        "--gauntlet-list-guarantees",
+        metavar="PATH",
+        default=None,
+        help="after collection, write {nodeid: {guarantee, faults, "
+        "traits}} of the selected tests to PATH as JSON",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -236,6 +255,24 @@ def pytest_make_collect_report(
         report.longrepr = "\n".join(problems)
         report.result = []
     return report
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Write the test -> guarantee listing for ``gauntlet guarantees``."""
+    path = session.config.getoption("gauntlet_list_guarantees")
+    if path is None:
+        return
+    listing = {
+        item.nodeid: {
+            "guarantee": guarantee_of(item),
+            "faults": faults_of(item),
+            "traits": [t for t in _TRAITS if item.get_closest_marker(t)],
+        }
+        for item in session.items
+    }
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(listing, indent=2) + "\n", encoding="utf-8")
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:

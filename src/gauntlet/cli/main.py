@@ -17,7 +17,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gauntlet.cli import lab_cmd
+    from gauntlet.cli import lab_cmd, misc_cmd, run_cmd
 
     parser = argparse.ArgumentParser(
         prog="gauntlet",
@@ -27,12 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", required=True)
     lab_cmd.add_parser(sub)
-    for name in ("run_cmd", "misc_cmd"):
-        try:
-            module = __import__(f"gauntlet.cli.{name}", fromlist=["add_parser"])
-        except ImportError:
-            continue
-        module.add_parser(sub)
+    run_cmd.add_parser(sub)
+    misc_cmd.add_parser(sub)
     return parser
 
 

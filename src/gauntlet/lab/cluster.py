@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gauntlet import progress
-from gauntlet.errors import LabError
+from gauntlet.errors import GuaranteeTimeout, LabError
 from gauntlet.lab import addons, build, cleanup, images, network, node, pki
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.nodeconfig import Binaries, write_node
@@ -269,9 +269,25 @@ class LabCluster:
         self.paths.lb_pid.write_text(f"{proc.pid}\n")
 
     def _wait_ready(self, topo: Topology) -> None:
+        try:
+            self._wait_ready_steps(topo)
+        except GuaranteeTimeout as exc:
+            logs = self.paths.root / "nodes" / "<node>" / "logs"
+            raise LabError(f"lab did not boot: {exc}; see {logs}") from exc
+
+    def _check_alive(self, topo: Topology) -> None:
+        for n in topo.nodes:
+            np = self.paths.node(n.name)
+            if node.init_pid(np) is None:
+                tail = (np.logs / "nodeinit.log").read_text(
+                    errors="replace").strip().splitlines()[-3:]
+                raise LabError(f"lab node {n.name} died: {' | '.join(tail)}")
+
+    def _wait_ready_steps(self, topo: Topology) -> None:
         kubectl = self.kubectl()
 
         def api_ready() -> bool:
+            self._check_alive(topo)
             out = subprocess.run(
                 [*kubectl, "get", "--raw", "/readyz"],
                 capture_output=True,

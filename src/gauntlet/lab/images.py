@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from gauntlet.errors import LabError
 
 PAUSE_IMAGE = "localhost/kube-gauntlet/pause:3.10"
-WORKLOAD_IMAGE = "localhost/kube-gauntlet/workload:1.0"
+WORKLOAD_IMAGE = "localhost/kube-gauntlet/workload:1.1"
 COREDNS_IMAGE = "localhost/kube-gauntlet/coredns:1.14.6"
 
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -45,7 +45,21 @@ set -e
 mkdir -p /www
 hostname > /www/index.html
 echo ok > /www/healthz
+echo ok > /www/ready
 exec httpd -f -v -p "${PORT:-8080}" -h /www
+"""
+
+
+# Debian's static busybox wget crashes (glibc NSS in a static binary), so
+# tests fetch over HTTP with nc: http-get HOST PORT [PATH] [TIMEOUT_S].
+_HTTP_GET = """#!/bin/sh
+host="$1"; port="${2:-80}"; path="${3:-/}"; t="${4:-5}"
+reply=$(printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$path" "$host" \\
+  | nc -w "$t" "$host" "$port") || exit 2
+case "$reply" in
+  "HTTP/1."?" 200"*) printf '%s\\n' "$reply" | sed '1,/^\\r\\{0,1\\}$/d' ;;
+  *) printf '%s\\n' "$reply" | head -n 1 >&2; exit 1 ;;
+esac
 """
 
 
@@ -172,6 +186,7 @@ def build_workload_image(
     files = [
         ImageFile("bin/busybox", source=busybox),
         ImageFile("bin/serve", content=_SERVE.encode(), mode=0o755),
+        ImageFile("bin/http-get", content=_HTTP_GET.encode(), mode=0o755),
         ImageFile("etc/passwd", content=_PASSWD.encode(), mode=0o644),
         ImageFile("etc/group", content=_GROUP.encode(), mode=0o644),
         ImageFile("root", mode=0o700),
@@ -181,7 +196,7 @@ def build_workload_image(
     files += [
         ImageFile(f"bin/{a}", symlink="busybox")
         for a in applets
-        if a not in ("busybox", "serve")
+        if a not in ("busybox", "serve", "http-get")
     ]
     return build_oci_image(WORKLOAD_IMAGE, files, out, cmd=["/bin/serve"])
 

@@ -125,6 +125,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs",
     sandbox = "{sandbox_image}"
 
 [plugins.'io.containerd.cri.v1.runtime']
+  # This host may not lower oom_score_adj (no CAP_SYS_RESOURCE over it):
+  # clamp pod scores at containerd's own instead of failing every sandbox.
+  restrict_oom_score_adj = true
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["/usr/lib/cni", "/opt/cni/bin"]
     conf_dir = "/etc/cni/net.d"

@@ -70,7 +70,8 @@ def prepare_machine(config: dict[str, object]) -> None:
     os.chmod("/tmp", 0o1777)
     binds = dict(config.get("binds", {}))  # type: ignore[call-overload]
     for target, source in binds.items():
-        os.makedirs(source, exist_ok=True)
+        if not os.path.exists(source):
+            os.makedirs(source)
         _mount("--bind", source, target)
     os.makedirs("/run/containerd", exist_ok=True)
     os.makedirs("/var/lib/kubelet", exist_ok=True)

@@ -1,0 +1,273 @@
+"""``gauntlet run``: check a cluster against one profile's guarantees.
+
+Order matters: profile, target and the destructive opt-in are checked
+before anything reaches the cluster; then connect (clear errors), discover
+the topology for the report, and run pytest in a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from gauntlet import progress
+from gauntlet.cli.pytest_runner import (
+    EXIT_NAMES,
+    RunFiles,
+    collect,
+    pytest_base,
+    run_pytest,
+)
+from gauntlet.cluster.client import ClusterTarget, api_client, connect
+from gauntlet.cluster.discovery import discover
+from gauntlet.cluster.kubeconfig import read_kubeconfig
+from gauntlet.errors import UsageError
+from gauntlet.lab.paths import LabPaths
+from gauntlet.nodes.factory import KINDS
+from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
+from gauntlet.project import project_root, reports_root
+from gauntlet.reporting.environment import write_environment
+from gauntlet.reporting.measurements import utc_now
+from gauntlet.safety import check_destructive, check_opt_in, is_protected
+
+__all__ = ["add_parser", "new_run_id", "run"]
+
+LAB_CONTEXT = "kube-gauntlet-lab"
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
+PYTEST_NO_TESTS = 5
+
+
+@dataclass(frozen=True)
+class Target:
+    """The cluster a run is aimed at, resolved without contacting it."""
+
+    cluster: ClusterTarget
+    context: str
+    lab: bool
+    """The kube-gauntlet lab."""
+    boot: bool = False
+    """Boot (or reuse) the lab first: ``--lab`` or no kubeconfig given."""
+
+
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    run_p = sub.add_parser(
+        "run",
+        help="check a cluster against a profile's guarantees",
+        description="Without --kubeconfig, --context or $KUBECONFIG the "
+        "target is the built-in lab, booted or reused.",
+    )
+    run_p.add_argument(
+        "--profile", required=True, help=", ".join(PROFILES) + " (required)"
+    )
+    run_p.add_argument("--kubeconfig", type=Path, help="kubeconfig file")
+    run_p.add_argument("--context", help="kubeconfig context")
+    run_p.add_argument(
+        "--lab", action="store_true", help="target the built-in lab cluster"
+    )
+    run_p.add_argument(
+        "--allow-destructive",
+        metavar="CONTEXT",
+        help="opt in to a destructive profile by naming the target context",
+    )
+    run_p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k")
+    run_p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the tests and the faults each would inject; no cluster",
+    )
+    run_p.add_argument(
+        "--control-planes", type=int, default=3, help="lab shape (default 3)"
+    )
+    run_p.add_argument(
+        "--workers", type=int, default=2, help="lab shape (default 2)"
+    )
+    run_p.add_argument(
+        "--node-access",
+        choices=KINDS,
+        help="how to reach hosts (default: lab for the lab, else pod)",
+    )
+    run_p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    target = resolve_target(args)
+    node_access = args.node_access or ("lab" if target.lab else "pod")
+    if node_access == "lab" and not target.lab:
+        raise UsageError(
+            "--node-access lab only reaches the kube-gauntlet lab: use "
+            "--node-access pod for this cluster"
+        )
+    if not args.dry_run:
+        check_opt_in(profile, target.context, args.allow_destructive)
+    project = project_root()
+    paths = _suite_paths(project, profile)
+    base = pytest_base(paths, profile.markers, args.keyword)
+    if args.dry_run:
+        return _dry_run(project, base, profile, target)
+    if target.boot:
+        target = _boot_lab(args.control_planes, args.workers)
+    if profile.destructive:
+        probe = api_client(target.cluster)
+        try:
+            protected = is_protected(probe)
+        finally:
+            probe.close()
+        check_destructive(
+            profile, target.context, args.allow_destructive, protected
+        )
+    run_id = new_run_id()
+    files = RunFiles(reports_root() / run_id)
+    _describe_cluster(target, files)
+    argv = [
+        *base,
+        "--alluredir",
+        str(files.allure_results),
+        "--junitxml",
+        str(files.junit),
+        "--gauntlet-summary",
+        str(files.summary),
+        "--gauntlet-run-id",
+        run_id,
+        "--gauntlet-context",
+        target.context,
+        "--gauntlet-profile",
+        profile.name,
+    ]
+    env = _environment(target, run_id, node_access)
+    if profile.destructive:
+        env["KUBE_GAUNTLET_ALLOW_DESTRUCTIVE"] = target.context
+    progress.say(f"run {run_id}: profile {profile.name} on {target.context}")
+    code = run_pytest(project, argv, env)
+    _report(files)
+    return _exit_code(code, profile)
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """Lab or kubeconfig, and the context name, from the file alone."""
+    explicit = args.kubeconfig is not None or args.context is not None
+    if args.lab and explicit:
+        raise UsageError(
+            "--lab targets the built-in lab: drop --kubeconfig/--context"
+        )
+    if args.lab or not (explicit or _kubeconfig_env()):
+        lab = ClusterTarget(LabPaths.default().kubeconfig, LAB_CONTEXT)
+        return Target(lab, LAB_CONTEXT, lab=True, boot=True)
+    cluster = ClusterTarget(args.kubeconfig, args.context)
+    info = read_kubeconfig(cluster.kubeconfig_path, args.context)
+    cluster = ClusterTarget(info.path.resolve(), info.context)
+    return Target(cluster, info.context, info.cluster == LAB_CONTEXT)
+
+
+def new_run_id() -> str:
+    """UTC time plus a short random suffix: sortable and unique."""
+    return f"{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _kubeconfig_env() -> bool:
+    return bool(os.environ.get("KUBECONFIG"))
+
+
+def _suite_paths(project: Path, profile: ProfileSpec) -> list[str]:
+    paths = [p for p in profile.paths if (project / p).is_dir()]
+    if not paths:
+        raise UsageError(
+            f"profile {profile.name} has no suites yet (expected "
+            f"{', '.join(profile.paths)} under {project})"
+        )
+    return paths
+
+
+def _boot_lab(control_planes: int, workers: int) -> Target:
+    from gauntlet.lab.cluster import LabCluster
+
+    report = LabCluster().up(control_planes, workers)
+    return Target(
+        ClusterTarget(report.kubeconfig, LAB_CONTEXT), LAB_CONTEXT, True
+    )
+
+
+def _describe_cluster(target: Target, files: RunFiles) -> None:
+    """Connect (the clear errors live there) and record the topology."""
+    cluster = connect(target.cluster)
+    try:
+        with progress.step("Discovering the cluster", heartbeat=False):
+            topology = discover(cluster)
+    finally:
+        cluster.close()
+    progress.say(
+        f"{topology.distribution}, control plane {topology.control_plane_mode}"
+        f", {len(topology.control_planes)} control-plane and "
+        f"{len(topology.workers)} worker nodes"
+    )
+    for note in topology.notes:
+        progress.say(f"  not visible: {note}")
+    write_environment(files.allure_results, topology.to_environment())
+
+
+def _environment(
+    target: Target, run_id: str, node_access: str
+) -> dict[str, str]:
+    env = {
+        "KUBE_GAUNTLET_KUBECONFIG": str(target.cluster.kubeconfig_path),
+        "KUBE_GAUNTLET_CONTEXT": target.context,
+        "KUBE_GAUNTLET_NODE_ACCESS": node_access,
+        "KUBE_GAUNTLET_RUN_ID": run_id,
+    }
+    if target.lab:
+        env["KUBE_GAUNTLET_LAB"] = "1"
+    return env
+
+
+def _dry_run(
+    project: Path, base: list[str], profile: ProfileSpec, target: Target
+) -> int:
+    tests = collect(project, base)
+    if not tests:
+        print(
+            f"gauntlet: no tests selected for profile {profile.name}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    risk = "destructive" if profile.destructive else "non-destructive"
+    print(
+        f"profile {profile.name} ({risk}) on {target.context}: "
+        f"{len(tests)} tests"
+    )
+    for test in tests:
+        traits = f" [{', '.join(test.traits)}]" if test.traits else ""
+        print(f"{test.nodeid}  {test.guarantee or '-'}{traits}")
+        for fault in test.faults:
+            print(f"    fault: {fault}")
+    if profile.destructive:
+        print(f"a real run needs --allow-destructive {target.context}")
+    return EXIT_OK
+
+
+def _report(files: RunFiles) -> None:
+    from gauntlet.reporting.html import generate_html
+
+    index = generate_html(files.allure_results, files.html)
+    print(f"results: {files.root}")
+    if files.summary.is_file():
+        print(f"summary: {files.summary}")
+    if index is not None:
+        print(f"report: {index}")
+
+
+def _exit_code(code: int, profile: ProfileSpec) -> int:
+    if code in (EXIT_OK, EXIT_VIOLATED):
+        return code
+    if code == PYTEST_NO_TESTS:
+        message = f"no tests selected for profile {profile.name}"
+    else:
+        why = EXIT_NAMES.get(code, "unexpected exit")
+        message = f"pytest ended with code {code} ({why}): see its output"
+    print(f"gauntlet: error: {message}", file=sys.stderr)
+    return EXIT_USAGE

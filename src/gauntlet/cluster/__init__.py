@@ -1,0 +1,1 @@
+"""Cluster access: the client factory and topology discovery."""

@@ -1,0 +1,1 @@
+"""Node access: run commands and inject faults on a cluster's hosts."""

@@ -1,0 +1,233 @@
+"""Shell scripts the pod backend runs on a host through ``nsenter``.
+
+Pure string builders, kept apart from the Kubernetes plumbing so that
+they can be read and unit-tested on their own. The iptables rules are the
+lab's (``gauntlet.lab.network.partition``): same chain, same hooks.
+
+Stopping a component or partitioning a node can cut the path the next
+exec takes (API server -> kubelet -> pod), so each such fault arms a
+dead man's switch on the host: unless ``start``/``heal`` comes first, the
+host undoes the fault itself after ``max_outage_s``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from gauntlet.lab.network import PARTITION_CHAIN
+
+__all__ = [
+    "NSENTER",
+    "argv_script",
+    "component_script",
+    "heal_script",
+    "lab_supervisor_call",
+    "on_host",
+    "partition_script",
+    "set_argv_script",
+]
+
+NSENTER = ["nsenter", "-t", "1", "-m", "-u", "-n", "-i", "-p", "--"]
+MANIFESTS = "/etc/kubernetes/manifests"
+PARKED = "/etc/kubernetes/kube-gauntlet-stopped"
+COMM_LEN = 15  # the kernel truncates process names to 15 characters
+_HOOKS = ("INPUT", "OUTPUT", "FORWARD")
+_IPT = "iptables -w 5"
+_SUPERVISOR_SCRIPT = """\
+import json, socket, sys
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.settimeout(60)
+conn.connect(sys.argv[1])
+conn.sendall(sys.argv[2].encode() + b"\\n")
+data = b""
+while not data.endswith(b"\\n"):
+    chunk = conn.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+reply = json.loads(data or b"{}")
+print(json.dumps(reply))
+sys.exit(0 if reply.get("ok") else 1)
+"""
+
+ComponentOp = Literal["stop", "start", "kill"]
+
+
+def on_host(argv: Sequence[str]) -> list[str]:
+    """``argv`` in every namespace of the host's PID 1."""
+    return [*NSENTER, *argv]
+
+
+def lab_supervisor_call(socket_path: str, op: str, **fields: Any) -> list[str]:
+    """Host argv for one request to a lab node's supervisor socket.
+
+    The reply JSON is printed on stdout; exit 1 when it is refused.
+    """
+    request = json.dumps({"op": op, **fields})
+    return ["python3", "-c", _SUPERVISOR_SCRIPT, socket_path, request]
+
+
+def component_script(
+    op: ComponentOp,
+    node: str,
+    component: str,
+    socket_path: str,
+    sig: int = signal.SIGKILL,
+    max_outage_s: float = 600.0,
+) -> str:
+    """Stop, start or signal ``component``, however this host runs it.
+
+    Tried in order: the lab supervisor (its socket exists), a systemd
+    unit, a static pod manifest (parked outside the manifest directory to
+    stop it); ``kill`` without a supervisor signals processes by name.
+    """
+    comp = shlex.quote(component)
+    fields: dict[str, Any] = {"name": component}
+    if op == "kill":
+        fields["signal"] = int(sig)
+    supervisor = shlex.join(lab_supervisor_call(socket_path, op, **fields))
+    lines = [
+        "set -u",
+        f"if [ -S {shlex.quote(socket_path)} ]; then exec {supervisor}; fi",
+    ]
+    if op == "kill":
+        name = shlex.quote(component[:COMM_LEN])
+        signame = signal.Signals(sig).name.removeprefix("SIG")
+        lines += [
+            f"pids=$(pgrep -x {name}) || "
+            f"{{ echo 'no process named '{name} >&2; exit 3; }}",
+            f"exec kill -s {signame} $pids",
+        ]
+        return "\n".join(lines) + "\n"
+    verb = "stop" if op == "stop" else "start"
+    lines += [
+        "if command -v systemctl >/dev/null 2>&1 && "
+        f"systemctl cat {comp}.service >/dev/null 2>&1; then "
+        f"exec systemctl {verb} {comp}.service; fi",
+    ]
+    manifest = f"{MANIFESTS}/{comp}.yaml"
+    parked = f"{PARKED}/{comp}.yaml"
+    if op == "stop":
+        lines.append(
+            f"if [ -f {manifest} ]; then mkdir -p {PARKED} && "
+            f"exec mv {manifest} {parked}; fi"
+        )
+    else:
+        lines += [
+            f"if [ -f {parked} ]; then exec mv {parked} {manifest}; fi",
+            f"if [ -f {manifest} ]; then exit 0; fi",
+        ]
+    lines.append(
+        f"echo 'no lab supervisor, systemd unit or static pod manifest for '"
+        f"{comp} >&2; exit 3"
+    )
+    body = "\n".join(lines) + "\n"
+    if op == "stop":
+        undo = component_script("start", node, component, socket_path)
+        return _armed(_switch(node, component), undo, max_outage_s) + body
+    return _disarm(_switch(node, component)) + body
+
+
+def argv_script(component: str, socket_path: str) -> str:
+    """Print the component's argv, one argument per line."""
+    status = shlex.join(lab_supervisor_call(socket_path, "status"))
+    pick = (
+        "import json,sys\n"
+        "for c in json.load(sys.stdin)['components']:\n"
+        f"    if c['name'] == {component!r}:\n"
+        "        print('\\n'.join(c['argv'])); break\n"
+        "else:\n"
+        f"    sys.exit('no component {component} in the supervisor')\n"
+    )
+    name = shlex.quote(component[:COMM_LEN])
+    return (
+        f"if [ -S {shlex.quote(socket_path)} ]; then "
+        f"{status} | python3 -c {shlex.quote(pick)}; exit $?; fi\n"
+        f"pid=$(pgrep -xo {name}) || "
+        f"{{ echo 'no process named '{name} >&2; exit 3; }}\n"
+        "tr '\\0' '\\n' < /proc/$pid/cmdline\n"
+    )
+
+
+def set_argv_script(component: str, argv: list[str], socket_path: str) -> str:
+    """Replace a component's argv; only the lab supervisor can do this."""
+    sock = shlex.quote(socket_path)
+    call = lab_supervisor_call(
+        socket_path, "set_argv", name=component, argv=argv
+    )
+    return (
+        f"[ -S {sock} ] || {{ echo 'changing the flags of '"
+        f"{shlex.quote(component)}' needs the lab supervisor; this node "
+        "has none' >&2; exit 3; }\n"
+        f"exec {shlex.join(call)}\n"
+    )
+
+
+def partition_script(
+    node: str, peer_ips: Sequence[str], max_outage_s: float = 600.0
+) -> str:
+    """Drop traffic to and from ``peer_ips`` in the host's network."""
+    chain = PARTITION_CHAIN
+    lines = [
+        "set -eu",
+        f"{_IPT} -nL {chain} >/dev/null 2>&1 || {_IPT} -N {chain}",
+    ]
+    for hook in _HOOKS:
+        lines.append(
+            f"{_IPT} -C {hook} -j {chain} 2>/dev/null || "
+            f"{_IPT} -I {hook} 1 -j {chain}"
+        )
+    for ip in peer_ips:
+        for direction in ("-s", "-d"):
+            rule = f"{chain} {direction} {shlex.quote(ip)} -j DROP"
+            lines.append(f"{_IPT} -C {rule} 2>/dev/null || {_IPT} -A {rule}")
+    undo = heal_script(node, disarm=False)
+    armed = _armed(_switch(node, "partition"), undo, max_outage_s)
+    return armed + "\n".join(lines) + "\n"
+
+
+def heal_script(node: str, disarm: bool = True) -> str:
+    """Remove every rule and the chain ``partition_script`` added."""
+    chain = PARTITION_CHAIN
+    lines = [
+        "set -u",
+        f"{_IPT} -nL {chain} >/dev/null 2>&1 || exit 0",
+    ]
+    for hook in _HOOKS:
+        lines.append(
+            f"while {_IPT} -C {hook} -j {chain} 2>/dev/null; do "
+            f"{_IPT} -D {hook} -j {chain} || exit 1; done"
+        )
+    lines += [f"{_IPT} -F {chain}", f"{_IPT} -X {chain}"]
+    prefix = _disarm(_switch(node, "partition")) if disarm else ""
+    return prefix + "\n".join(lines) + "\n"
+
+
+def _switch(node: str, what: str) -> str:
+    """Token file of one dead man's switch (per node: lab hosts share /tmp)."""
+    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in node)
+    return f"/tmp/kube-gauntlet-deadman-{safe}-{what}"
+
+
+def _armed(switch: str, undo: str, after_s: float) -> str:
+    """Run ``undo`` after ``after_s`` unless the switch file changes."""
+    token = "$$-$(date +%s)"
+    quoted = shlex.quote(switch)
+    watcher = (
+        f'sleep {int(after_s)}; [ "$(cat {quoted} 2>/dev/null)" = "$1" ] '
+        f"|| exit 0; rm -f {quoted}; {undo}"
+    )
+    return (
+        f'token="{token}"\n'
+        f'printf %s "$token" > {quoted}\n'
+        f'nohup sh -c {shlex.quote(watcher)} deadman "$token" '
+        ">/dev/null 2>&1 </dev/null &\n"
+    )
+
+
+def _disarm(switch: str) -> str:
+    return f"rm -f {shlex.quote(switch)}\n"
