@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gauntlet import progress
+from gauntlet.cli.main import EXIT_INTERRUPTED
 from gauntlet.cli.pytest_runner import (
     EXIT_NAMES,
     RunFiles,
@@ -38,7 +39,7 @@ __all__ = ["add_parser", "new_run_id", "run"]
 
 LAB_CONTEXT = "kube-gauntlet-lab"
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
-PYTEST_NO_TESTS = 5
+PYTEST_INTERRUPTED, PYTEST_NO_TESTS = 2, 5
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,9 @@ def _report(files: RunFiles) -> None:
 def _exit_code(code: int, profile: ProfileSpec) -> int:
     if code in (EXIT_OK, EXIT_VIOLATED):
         return code
+    if code == PYTEST_INTERRUPTED:
+        print("gauntlet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if code == PYTEST_NO_TESTS:
         message = f"no tests selected for profile {profile.name}"
     else:

@@ -119,7 +119,8 @@ def containerd_build(release: Release = CURRENT) -> GoBuild:
             for c in ("containerd", "containerd-shim-runc-v2", "ctr")
         ),
         tags="no_btrfs no_devmapper no_zfs no_aufs",
-        ldflags=f"-s -w -X github.com/containerd/containerd/v2/version.Version={v}",
+        ldflags="-s -w -X github.com/containerd/containerd/v2/version."
+        f"Version={v}",
     )
 
 

@@ -195,8 +195,7 @@ class LabCluster:
         topo = self.topology()
         if topo is not None:
             with progress.step("Stopping lab nodes", heartbeat=False):
-                for n in reversed(topo.nodes):
-                    node.stop_node(self.paths.node(n.name), timeout_s=20)
+                node.stop_nodes([self.paths.node(n.name) for n in topo.nodes])
         with progress.step("Removing the lab", heartbeat=False):
             return cleanup.remove_everything(self.paths)
 
@@ -279,8 +278,12 @@ class LabCluster:
         for n in topo.nodes:
             np = self.paths.node(n.name)
             if node.init_pid(np) is None:
-                tail = (np.logs / "nodeinit.log").read_text(
-                    errors="replace").strip().splitlines()[-3:]
+                tail = (
+                    (np.logs / "nodeinit.log")
+                    .read_text(errors="replace")
+                    .strip()
+                    .splitlines()[-3:]
+                )
                 raise LabError(f"lab node {n.name} died: {' | '.join(tail)}")
 
     def _wait_ready_steps(self, topo: Topology) -> None:

@@ -120,7 +120,7 @@ class LabFaults:
         self.set_argv(node_name, component, new)
         return old
 
-    # -- network ----------------------------------------------------------------
+    # -- network --
 
     def partition(self, node_name: str, peers: list[str]) -> None:
         """Cut ``node_name`` off from the named peer nodes (or raw IPs)."""
@@ -132,7 +132,7 @@ class LabFaults:
     def heal(self, node_name: str) -> None:
         network.heal(self._node(node_name))
 
-    # -- observation ------------------------------------------------------------
+    # -- observation --
 
     def exec(
         self,
@@ -188,7 +188,7 @@ class LabFaults:
             )
         return conns
 
-    # -- etcd -------------------------------------------------------------------
+    # -- etcd --
 
     def etcdctl(
         self,
@@ -218,9 +218,16 @@ class LabFaults:
             timeout_s=timeout_s,
         )
 
-    def etcd_members(self) -> list[EtcdMember]:
-        """Status of every member that answers (``-w json``)."""
-        out = self.etcdctl("endpoint", "status", "-w", "json")
+    def etcd_members(
+        self, endpoints: list[str] | None = None
+    ) -> list[EtcdMember]:
+        """Status of every member that answers (``-w json``).
+
+        A member without a leader (cut off, pre-voting) reports leader 0.
+        """
+        out = self.etcdctl(
+            "endpoint", "status", "-w", "json", endpoints=endpoints
+        )
         try:
             rows = json.loads(out.stdout or "[]")
         except ValueError as exc:
@@ -233,8 +240,8 @@ class LabFaults:
                 EtcdMember(
                     endpoint=row["Endpoint"],
                     member_id=f"{header['member_id']:x}",
-                    leader_id=f"{st['leader']:x}",
-                    is_leader=header["member_id"] == st["leader"],
+                    leader_id=f"{st.get('leader', 0):x}",
+                    is_leader=header["member_id"] == st.get("leader", 0),
                     revision=int(header["revision"]),
                     raft_term=int(header["raft_term"]),
                     db_size=int(st.get("dbSize", 0)),

@@ -88,20 +88,21 @@ def start_node(node: LabNode, np: NodePaths) -> int:
     )
 
 
-def stop_node(np: NodePaths, timeout_s: float = 30.0) -> None:
-    """Ask the supervisor to stop everything, then end the namespace."""
-    pid = init_pid(np)
-    if pid is None:
-        return
-    with contextlib.suppress(LabError):
-        supervisor_client.call(np.socket, "shutdown", timeout_s=5)
+def stop_nodes(nodes: list[NodePaths], timeout_s: float = 15.0) -> None:
+    """Ask every supervisor to stop at once, then end what is left."""
+    pids = {np: pid for np in nodes if (pid := init_pid(np)) is not None}
+    for np in pids:
+        with contextlib.suppress(LabError):
+            supervisor_client.call(np.socket, "shutdown", timeout_s=5)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and init_pid(np) is not None:
+    while time.monotonic() < deadline and any(
+        init_pid(np) is not None for np in pids
+    ):
         time.sleep(0.2)
-    if init_pid(np) is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
+    for np, pid in pids.items():
+        if init_pid(np) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def node_exec(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 STOP_TIMEOUT_S = 15.0
+SHUTDOWN_GRACE_S = 5.0
 TICK_S = 0.2
 
 
@@ -176,6 +177,18 @@ class Supervisor:
                 self._reap()
         comp.state = "stopped"
 
+    def _terminate_all(self, grace_s: float) -> None:
+        """SIGTERM every component at once, then wait up to ``grace_s``."""
+        for comp in self.components:
+            comp.desired = "stopped"
+            if comp.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(comp.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while self.by_pid and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self._reap()
+
     # -- requests -----------------------------------------------------------
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -253,8 +266,7 @@ class Supervisor:
                 continue
             if ready:
                 self._serve_one(server)
-        for comp in reversed(self.components):
-            self.stop(comp, timeout_s=10.0)
+        self._terminate_all(SHUTDOWN_GRACE_S)
         # As PID 1: end whatever is left in the namespace (pods, shims).
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)

@@ -1,0 +1,262 @@
+"""Fixtures for the guarantee suites: target, topology, nodes and faults.
+
+Fixtures arrange, tests assert. The target comes from ``gauntlet run``
+(``KUBE_GAUNTLET_*`` variables) or, when pytest is run by hand, from the
+lab on this host; a missing target fails rather than skips, so CI never
+reports green for a run that checked nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import NoReturn
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from gauntlet import progress
+from gauntlet.cluster.client import Cluster, ClusterTarget, connect
+from gauntlet.cluster.discovery import ClusterTopology, discover
+from gauntlet.errors import GauntletError, LabError, NodeAccessError
+from gauntlet.faults.ledger import FaultLedger, install_signal_handlers
+from gauntlet.faults.mirror import ConfigMapMirror
+from gauntlet.lab.images import WORKLOAD_IMAGE
+from gauntlet.nodes import factory
+from gauntlet.nodes.base import NodeAccess
+from gauntlet.nodes.helper_pods import IMPOSSIBLE
+from gauntlet.reporting import attach
+
+LAB_CONTEXT = "kube-gauntlet-lab"
+RUN_LABEL = "kube-gauntlet.io/run"
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+@dataclass(frozen=True)
+class Images:
+    """Images the suites start, overridable for clusters without the lab's."""
+
+    workload: str
+    """Busybox with sh, httpd, wget, nslookup, nsenter."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--keep-on-failure",
+        action="store_true",
+        help="keep a failed test's namespace for inspection",
+    )
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Skip disruptive tests unless the target context was named.
+
+    ``gauntlet run --allow-destructive`` sets the variable after its own
+    checks; a bare ``pytest suites/`` never breaks a cluster by accident.
+    """
+    allowed = os.environ.get("KUBE_GAUNTLET_ALLOW_DESTRUCTIVE")
+    context = os.environ.get("KUBE_GAUNTLET_CONTEXT") or LAB_CONTEXT
+    if allowed and allowed == context:
+        return
+    skip = pytest.mark.skip(
+        reason="disruptive: opt in with `gauntlet run --allow-destructive "
+        "<context>` (or KUBE_GAUNTLET_ALLOW_DESTRUCTIVE=<context>)"
+    )
+    for item in items:
+        if item.get_closest_marker("disruptive"):
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A node the backend cannot reach at all skips the test, saying why.
+
+    Helper pods are made on first use, so this can surface mid-test; any
+    other node access error (a command that failed) stays a failure.
+    """
+    try:
+        return (yield)
+    except NodeAccessError as exc:
+        if not str(exc).startswith(IMPOSSIBLE):
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def run_id(pytestconfig: pytest.Config) -> str:
+    """The run's id: from ``gauntlet run``, else made up for this session."""
+    from gauntlet.cli.run_cmd import new_run_id
+
+    return (
+        os.environ.get("KUBE_GAUNTLET_RUN_ID")
+        or pytestconfig.getoption("gauntlet_run_id")
+        or new_run_id()
+    )
+
+
+@pytest.fixture(scope="session")
+def target() -> ClusterTarget:
+    """The cluster under test, without contacting it."""
+    found = ClusterTarget.from_env()
+    if found is not None:
+        return found
+    from gauntlet.lab.cluster import LabCluster
+
+    lab = LabCluster()
+    try:
+        lab.manifest()
+    except LabError:
+        pytest.fail(
+            "no target cluster: KUBE_GAUNTLET_KUBECONFIG is unset and no lab "
+            "is up; use `gauntlet run` or run `gauntlet lab up` first",
+            pytrace=False,
+        )
+    return ClusterTarget(lab.paths.kubeconfig, LAB_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def cluster(target: ClusterTarget) -> Iterator[Cluster]:
+    """A client known to reach the target; the run fails if it cannot."""
+    try:
+        connected = connect(target)
+    except GauntletError as exc:
+        pytest.fail(f"cluster: {exc}", pytrace=False)
+    yield connected
+    connected.close()
+
+
+@pytest.fixture(scope="session")
+def topology(cluster: Cluster) -> ClusterTopology:
+    """Nodes, control-plane mode, etcd members and distribution."""
+    return discover(cluster)
+
+
+@pytest.fixture(scope="session")
+def ledger(cluster: Cluster, run_id: str) -> Iterator[FaultLedger]:
+    """Faults recorded before injection; all rolled back at session end."""
+    try:
+        faults = FaultLedger(run_id, mirror=ConfigMapMirror(cluster, run_id))
+    except GauntletError as exc:
+        pytest.fail(f"fault ledger: {exc}", pytrace=False)
+    restore = install_signal_handlers(faults, on_terminate=_terminated)
+    yield faults
+    try:
+        failures = faults.rollback_all()
+    finally:
+        restore()
+    if failures:
+        undone = "; ".join(
+            f"{f.entry.description}: {f.error}" for f in failures
+        )
+        pytest.fail(
+            f"rollback failed ({undone}); run `gauntlet recover`",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def nodes(
+    cluster: Cluster, run_id: str, ledger: FaultLedger
+) -> Iterator[NodeAccess]:
+    """Node access of the kind ``gauntlet run`` chose (lab or pod).
+
+    Skips with the reason when the backend cannot work here. Rolls back
+    the run's faults before removing its helper pods, since the rollbacks
+    may need them.
+    """
+    kind = os.environ.get("KUBE_GAUNTLET_NODE_ACCESS") or (
+        "lab" if cluster.cluster_name == LAB_CONTEXT else "pod"
+    )
+    try:
+        access = factory.node_access(kind, cluster, run_id)
+    except NodeAccessError as exc:
+        pytest.skip(str(exc))
+    yield access
+    try:
+        ledger.rollback_all()
+    finally:
+        factory.cleanup_all()
+
+
+@pytest.fixture
+def defer_cleanup() -> Iterator[contextlib.ExitStack]:
+    """Register an undo right after each create; run LIFO, also on failure."""
+    with contextlib.ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def test_namespace(
+    cluster: Cluster, run_id: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A throwaway namespace, labelled with the run; deleted at the end."""
+    name = f"kg-{secrets.token_hex(3)}"
+    core = cluster.core()
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(
+                name=name, labels={RUN_LABEL: _label_value(run_id)}
+            )
+        )
+    )
+    yield name
+    reports = request.node.stash.get(_REPORTS, {})
+    failed = any(r.failed for r in reports.values())
+    if failed:
+        attach.attach_text(f"events in {name}", _events(cluster, name))
+        if request.config.getoption("keep_on_failure"):
+            progress.say(f"kept namespace {name} of failed {request.node.name}")
+            return
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+@pytest.fixture(scope="session")
+def images() -> Images:
+    """Image names, from ``KUBE_GAUNTLET_IMAGE_*`` or the lab's defaults."""
+    return Images(
+        workload=os.environ.get("KUBE_GAUNTLET_IMAGE_WORKLOAD")
+        or WORKLOAD_IMAGE
+    )
+
+
+def _terminated() -> NoReturn:
+    pytest.exit("terminated (SIGTERM); faults rolled back", returncode=143)
+
+
+def _events(cluster: Cluster, namespace: str) -> str:
+    try:
+        events = cluster.core().list_namespaced_event(namespace).items
+    except ApiException as exc:
+        return f"cannot list events: {exc.status} {exc.reason}"
+    lines = []
+    for event in events:
+        obj = event.involved_object
+        what = f"{obj.kind}/{obj.name}" if obj else "?"
+        when = event.last_timestamp or event.event_time or ""
+        lines.append(
+            f"{when} {event.type} {event.reason} {what}: {event.message}"
+        )
+    return "\n".join(lines) or "no events"
+
+
+def _label_value(value: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in value)[:63]

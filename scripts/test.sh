@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's own tests, in the order that keeps one lab alive longest:
+# unit (no cluster), lab (boots a 3+2 lab), end-to-end CLI runs and
+# sabotages (on that lab), then the lifecycle tests (which tear it down).
+# A lab test that cannot run fails; nothing is silently skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+suites=(tests/unit tests/lab tests/e2e tests/sabotage tests/lifecycle)
+present=()
+for s in "${suites[@]}"; do [ -d "$s" ] && present+=("$s"); done
+trap '.venv/bin/gauntlet lab down >/dev/null 2>&1 || true' EXIT
+.venv/bin/python -m pytest -p no:cacheprovider -o testpaths= \
+  --timeout 900 -ra "${present[@]}" "$@"

@@ -1,0 +1,199 @@
+"""Workloads the suites create: manifests and waits, nothing asserted.
+
+Objects carry the run label so a crashed run's leftovers can be found;
+images are configurable for clusters without the lab's images and never
+pulled when present (``IfNotPresent``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kubernetes import client
+
+from gauntlet import progress
+
+POLL_INTERVAL_S = 1.0
+READY_TIMEOUT_S = 120.0
+CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+
+
+def web_deployment(
+    name: str,
+    image: str,
+    replicas: int = 2,
+    spread: bool = True,
+    node_selector: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An HTTP server Deployment (port 8080) that answers its pod name."""
+    match = {"app": name}
+    spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": "web",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["/bin/serve"],
+                "ports": [{"containerPort": 8080}],
+                "readinessProbe": {
+                    "exec": {"command": ["cat", "/www/ready"]},
+                    "periodSeconds": 1,
+                    "failureThreshold": 1,
+                },
+            }
+        ],
+        "terminationGracePeriodSeconds": 1,
+    }
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    if spread:
+        spec["affinity"] = {
+            "podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "topologyKey": "kubernetes.io/hostname",
+                        "labelSelector": {"matchLabels": match},
+                    }
+                ],
+            }
+        }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {**match, **(labels or {})}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": match},
+            "template": {
+                "metadata": {"labels": {**match, **(labels or {})}},
+                "spec": spec,
+            },
+        },
+    }
+
+
+def cluster_ip_service(
+    name: str, port: int = 80, target_port: int = 8080
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"port": port, "targetPort": target_port}],
+        },
+    }
+
+
+def shell_pod(
+    name: str,
+    image: str,
+    node_name: str | None = None,
+    tolerate_all: bool = False,
+    command: list[str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A long-running busybox pod to run probes from (``exec``)."""
+    spec: dict[str, Any] = {
+        "containers": [
+            {
+                "name": "shell",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": command or ["sleep", "3600"],
+            }
+        ],
+        "terminationGracePeriodSeconds": 0,
+        "restartPolicy": "Never",
+    }
+    if node_name:
+        spec["nodeName"] = node_name
+    if tolerate_all:
+        spec["tolerations"] = [{"operator": "Exists"}]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": spec,
+    }
+
+
+def wait_deployment_ready(
+    apps: client.AppsV1Api,
+    namespace: str,
+    name: str,
+    timeout_s: float = READY_TIMEOUT_S,
+) -> None:
+    def ready() -> bool:
+        dep = apps.read_namespaced_deployment(name, namespace)
+        want = dep.spec.replicas or 0
+        return (dep.status.ready_replicas or 0) >= want and (
+            dep.status.updated_replicas or 0
+        ) >= want
+
+    def describe() -> str:
+        st = apps.read_namespaced_deployment(name, namespace).status
+        return f"ready {st.ready_replicas or 0}/{st.replicas or 0}"
+
+    progress.wait_until(
+        f"deployment {namespace}/{name} ready",
+        ready,
+        timeout_s,
+        POLL_INTERVAL_S,
+        describe,
+        quiet=True,
+    )
+
+
+def wait_pod_running(
+    core: client.CoreV1Api,
+    namespace: str,
+    name: str,
+    timeout_s: float = READY_TIMEOUT_S,
+) -> client.V1Pod:
+    def running() -> client.V1Pod | None:
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod if pod.status.phase == "Running" else None
+
+    def describe() -> str:
+        return str(core.read_namespaced_pod(name, namespace).status.phase)
+
+    pod: client.V1Pod = progress.wait_until(
+        f"pod {namespace}/{name} running",
+        running,
+        timeout_s,
+        POLL_INTERVAL_S,
+        describe,
+        quiet=True,
+    )
+    return pod
+
+
+def pods_of(
+    core: client.CoreV1Api, namespace: str, app: str
+) -> list[client.V1Pod]:
+    return list(
+        core.list_namespaced_pod(namespace, label_selector=f"app={app}").items
+    )
+
+
+def node_is_ready(node: client.V1Node) -> bool:
+    return any(
+        c.type == "Ready" and c.status == "True"
+        for c in node.status.conditions or []
+    )
+
+
+def ready_condition(core: client.CoreV1Api, node_name: str) -> str:
+    node = core.read_node(node_name)
+    for c in node.status.conditions or []:
+        if c.type == "Ready":
+            return str(c.status)
+    return "missing"
+
+
+def elapsed_since(start: float) -> float:
+    return time.monotonic() - start

@@ -1,0 +1,32 @@
+"""The lab tests boot (or reuse) a 3+2 lab; a lab that cannot boot fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from gauntlet.cluster.client import ClusterTarget
+from gauntlet.errors import GauntletError
+from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.faults import LabFaults
+
+LAB_CONTEXT = "kube-gauntlet-lab"
+
+
+@pytest.fixture(scope="session")
+def lab() -> LabCluster:
+    cluster = LabCluster()
+    try:
+        cluster.up(control_planes=3, workers=2)
+    except GauntletError as exc:
+        pytest.fail(f"lab up: {exc}", pytrace=False)
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def target(lab: LabCluster) -> ClusterTarget:
+    return ClusterTarget(lab.paths.kubeconfig, LAB_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def faults(lab: LabCluster) -> LabFaults:
+    return LabFaults(lab)

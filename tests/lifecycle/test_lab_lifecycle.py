@@ -1,0 +1,44 @@
+"""`up` recovers from a killed lab and `down` leaves nothing behind.
+
+Run last (scripts/test.sh orders it): it tears the lab down.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from gauntlet.lab import cleanup, network, node, sh
+from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.topology import BRIDGE
+
+pytestmark = pytest.mark.lab_only
+
+
+def test_up_rebuilds_a_lab_whose_processes_were_killed(lab: LabCluster):
+    victim = node.init_pid(lab.paths.node("cp2"))
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)  # as if the host lost the node
+    assert not lab.healthy()
+    report = lab.up(control_planes=3, workers=2)
+    assert not report.reused
+    assert sorted(lab.ready_nodes()) == ["cp1", "cp2", "cp3", "w1", "w2"]
+
+
+def test_down_leaves_nothing_behind_and_is_idempotent(lab: LabCluster):
+    assert lab.down() == []
+    assert lab.down() == []
+    assert network.lab_netns() == []
+    assert cleanup.lab_processes() == []
+    assert cleanup.lab_cgroups() == []
+    assert cleanup.lab_mounts(lab.paths) == []
+    links = sh.run(["ip", "-o", "link", "show"]).stdout
+    assert BRIDGE not in links and "kgv-" not in links
+    assert network.GUARD_COMMENT not in sh.run(["iptables", "-S"]).stdout
+    assert "unreachable 10.25" not in sh.run(["ip", "route"]).stdout
+    assert not lab.paths.root.exists()
+    for path in ("/var/lib/kubelet", "/var/lib/etcd", "/etc/kubernetes"):
+        assert not Path(path).exists() or any(Path(path).iterdir()), path

@@ -1,0 +1,108 @@
+"""Host scripts of the pod backend: syntax, rules, and a live netns run."""
+
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from gauntlet.nodes import host_commands as hc
+from gauntlet.nodes.helper_pods import pod_name
+from gauntlet.nodes.parse import parse_ps, parse_ss
+
+
+def sh_syntax_ok(script):
+    return (
+        subprocess.run(["sh", "-n", "-c", script], check=False).returncode == 0
+    )
+
+
+@pytest.mark.parametrize("op", ["stop", "start", "kill"])
+def test_component_scripts_are_valid_shell(op):
+    script = hc.component_script(op, "w1", "kube-apiserver", "/x y/s.sock")
+    assert sh_syntax_ok(script)
+    assert "'/x y/s.sock'" in script
+
+
+def test_stop_arms_a_dead_mans_switch_and_start_disarms_it():
+    stop = hc.component_script("stop", "w1", "kubelet", "/s", max_outage_s=90)
+    start = hc.component_script("start", "w1", "kubelet", "/s")
+    switch = "/tmp/kube-gauntlet-deadman-w1-kubelet"
+    assert "sleep 90" in stop and switch in stop
+    assert start.startswith(f"rm -f {switch}\n")
+
+
+def test_partition_drops_both_directions_in_the_lab_chain():
+    script = hc.partition_script("w1", ["10.0.0.1", "10.0.0.2"])
+    assert sh_syntax_ok(script)
+    for ip in ("10.0.0.1", "10.0.0.2"):
+        for direction in ("-s", "-d"):
+            assert f"-A KG-PARTITION {direction} {ip} -j DROP" in script
+    for hook in ("INPUT", "OUTPUT", "FORWARD"):
+        assert f"-I {hook} 1 -j KG-PARTITION" in script
+    assert sh_syntax_ok(hc.heal_script("w1"))
+
+
+def netns_available():
+    if shutil.which("unshare") is None or shutil.which("iptables") is None:
+        return False
+    probe = ["unshare", "-n", "iptables", "-w", "5", "-nL"]
+    return (
+        subprocess.run(probe, capture_output=True, check=False).returncode == 0
+    )
+
+
+@pytest.mark.skipif(
+    not netns_available(), reason="needs root, unshare, iptables"
+)
+def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
+    partition = shlex.quote(hc.partition_script("unit", ["10.9.9.9"], 1))
+    heal = shlex.quote(hc.heal_script("unit"))
+    count = "iptables -w 5 -S | grep -c KG-PARTITION || true"
+    script = "\n".join(
+        [
+            f"sh -c {partition} && {count}",
+            f"sh -c {partition} && {count}",
+            f"sh -c {heal} && {count}",
+            f"sh -c {partition} && {count}",
+            f"sleep 2.5 && {count}",
+        ]
+    )
+    done = subprocess.run(
+        ["unshare", "-n", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # chain + 3 hooks + 2 rules, idempotent, healed; then healed by the
+    # host itself when nobody heals within max_outage_s
+    assert done.stdout.split() == ["6", "6", "0", "6", "0"]
+
+
+def test_supervisor_call_sends_one_json_request():
+    argv = hc.lab_supervisor_call("/s.sock", "kill", name="etcd", signal=9)
+    assert argv[:2] == ["python3", "-c"]
+    assert argv[3:] == [
+        "/s.sock",
+        '{"op": "kill", "name": "etcd", "signal": 9}',
+    ]
+
+
+def test_pod_names_are_valid_and_bounded():
+    assert pod_name("20260101T000000Z-abc123", "w1") == "kg-node-abc123-w1"
+    long = pod_name("r-abc123", "ip-10-0-0-1." + "x" * 80 + ".internal")
+    assert len(long) <= 63 and long.startswith("kg-node-abc123-ip-10-0-0-1.")
+    assert pod_name("r-1", "Node_A") == "kg-node-1-node-a"
+
+
+def test_ps_and_ss_output_parse():
+    procs = parse_ps("    1     0 init /sbin/init splash\n   42     1 etcd\n")
+    assert [(p.pid, p.comm, p.args) for p in procs] == [
+        (1, "init", "/sbin/init splash"),
+        (42, "etcd", ""),
+    ]
+    conns = parse_ss(
+        '0 0 10.0.0.1:2379 10.0.0.1:51234 users:(("etcd",pid=42,fd=9))\n'
+    )
+    assert conns[0].local_port == 2379
+    assert (conns[0].process, conns[0].pid) == ("etcd", 42)

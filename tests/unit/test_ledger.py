@@ -1,0 +1,213 @@
+"""The fault ledger: record before inject, LIFO rollback, recovery."""
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from gauntlet.errors import UsageError
+from gauntlet.faults import rollback as rollback_mod
+from gauntlet.faults.ledger import (
+    FaultLedger,
+    install_signal_handlers,
+    read_ledger,
+    recover,
+)
+from gauntlet.faults.rollback import Rollback, rollback_kind
+
+
+@pytest.fixture
+def calls():
+    """A fake rollback kind ``test_undo`` that logs its params."""
+    log = []
+
+    @rollback_kind("test_undo")
+    def undo(params):
+        if params.get("fail"):
+            raise RuntimeError(f"cannot undo {params['name']}")
+        log.append(params["name"])
+
+    yield log
+    rollback_mod._REGISTRY.pop("test_undo", None)
+
+
+def undo(name, **extra):
+    return Rollback("test_undo", {"name": name, **extra})
+
+
+def events(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_fault_is_on_disk_with_its_rollback_before_the_action_runs(
+    tmp_path, calls
+):
+    ledger = FaultLedger("run-1", tmp_path)
+    seen = []
+
+    def action():
+        seen.extend(events(ledger.path))
+        return "injected"
+
+    assert ledger.inject("stop kubelet", undo("kubelet"), action) == "injected"
+    opened = [e for e in seen if e["event"] == "open"]
+    assert opened == [
+        {
+            "event": "open",
+            "seq": 1,
+            "description": "stop kubelet",
+            "rollback": {"kind": "test_undo", "params": {"name": "kubelet"}},
+            "at": opened[0]["at"],
+        }
+    ]
+    assert [e.description for e in ledger.open_entries()] == ["stop kubelet"]
+
+
+def test_unknown_rollback_kind_is_refused_before_injecting(tmp_path):
+    ledger = FaultLedger("run-1", tmp_path)
+    ran = []
+    with pytest.raises(UsageError, match="unknown rollback kind 'nope'"):
+        ledger.inject("x", Rollback("nope"), lambda: ran.append(1))
+    assert ran == []
+    assert not [e for e in events(ledger.path) if e["event"] == "open"]
+
+
+def test_rollback_all_undoes_newest_first_and_closes_entries(tmp_path, calls):
+    ledger = FaultLedger("run-1", tmp_path)
+    for name in ("a", "b", "c"):
+        ledger.inject(f"fault {name}", undo(name), lambda: None)
+    assert ledger.rollback_all() == []
+    assert calls == ["c", "b", "a"]
+    assert ledger.open_entries() == []
+    assert read_ledger(ledger.path).open_entries == ()
+    assert ledger.rollback_all() == []
+    assert calls == ["c", "b", "a"]
+
+
+def test_rollback_keeps_going_after_a_failing_rollback(tmp_path, calls):
+    ledger = FaultLedger("run-1", tmp_path)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    ledger.inject("fault b", undo("b", fail=True), lambda: None)
+    ledger.inject("fault c", undo("c"), lambda: None)
+    failures = ledger.rollback_all()
+    assert calls == ["c", "a"]
+    assert [f.entry.description for f in failures] == ["fault b"]
+    assert "cannot undo b" in failures[0].error
+    still_open = read_ledger(ledger.path).open_entries
+    assert [e.description for e in still_open] == ["fault b"]
+
+
+def test_a_fault_whose_action_raised_is_still_rolled_back(tmp_path, calls):
+    ledger = FaultLedger("run-1", tmp_path)
+
+    def half_applied():
+        raise OSError("partition half applied")
+
+    with pytest.raises(OSError):
+        ledger.inject("partition w1", undo("w1"), half_applied)
+    ledger.rollback_all()
+    assert calls == ["w1"]
+
+
+def test_mirror_sees_open_faults_then_none(tmp_path, calls):
+    seen = []
+    ledger = FaultLedger(
+        "run-1", tmp_path, mirror=lambda es: seen.append([e.seq for e in es])
+    )
+    ledger.inject("fault a", undo("a"), lambda: None)
+    ledger.rollback_all()
+    assert seen == [[1], []]
+
+
+def dead_pid():
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def rewrite_owner(path, pid):
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    header.update(pid=pid, pid_start=None)
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+
+
+def test_recover_replays_open_rollbacks_of_a_dead_run(tmp_path, calls):
+    ledger = FaultLedger("crashed", tmp_path)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    ledger.inject("fault b", undo("b"), lambda: None)
+    rewrite_owner(ledger.path, dead_pid())
+    said = []
+    lines = recover(tmp_path, report=said.append)
+    assert calls == ["b", "a"]
+    assert (
+        lines
+        == said
+        == [
+            "rolled back: run crashed: fault b",
+            "rolled back: run crashed: fault a",
+        ]
+    )
+    assert recover(tmp_path, report=said.append) == []
+    assert calls == ["b", "a"]
+
+
+def test_recover_skips_a_run_that_is_still_alive(tmp_path, calls):
+    ledger = FaultLedger("alive", tmp_path)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    lines = recover(tmp_path, report=lambda _line: None)
+    assert calls == []
+    assert lines == [f"run alive: still running (pid {os.getpid()}), skipped"]
+
+
+def test_recover_reports_a_failing_rollback_and_keeps_it_open(tmp_path, calls):
+    ledger = FaultLedger("crashed", tmp_path)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    ledger.inject("fault b", undo("b", fail=True), lambda: None)
+    rewrite_owner(ledger.path, dead_pid())
+    lines = recover(tmp_path, report=lambda _line: None)
+    assert calls == ["a"]
+    assert lines[0].startswith("failed: run crashed: fault b: RuntimeError")
+    assert [e.description for e in read_ledger(ledger.path).open_entries] == [
+        "fault b"
+    ]
+
+
+def test_sigint_rolls_back_then_interrupts(tmp_path, calls):
+    ledger = FaultLedger("run-1", tmp_path)
+    restore = install_signal_handlers(ledger)
+    try:
+        ledger.inject("fault a", undo("a"), lambda: None)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        restore()
+    assert calls == ["a"]
+
+
+def test_sigterm_rolls_back_then_terminates(tmp_path, calls):
+    ledger = FaultLedger("run-1", tmp_path)
+
+    class Terminated(Exception):
+        pass
+
+    def terminate():
+        raise Terminated
+
+    restore = install_signal_handlers(ledger, on_terminate=terminate)
+    try:
+        ledger.inject("fault a", undo("a"), lambda: None)
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+    finally:
+        restore()
+    assert calls == ["a"]
+
+
+def test_unwritable_ledger_directory_is_a_usage_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UsageError, match="set KUBE_GAUNTLET_STATE"):
+        FaultLedger("run-1", blocker / "ledger")
