@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from typing import NoReturn
 
 import pytest
@@ -20,28 +19,21 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet import progress
+from gauntlet.checks.context import CheckContext, CheckSkipped, Images
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.errors import GauntletError, LabError, NodeAccessError
 from gauntlet.faults.ledger import FaultLedger, install_signal_handlers
 from gauntlet.faults.mirror import ConfigMapMirror
-from gauntlet.lab.images import WORKLOAD_IMAGE
 from gauntlet.nodes import factory
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.nodes.helper_pods import IMPOSSIBLE
+from gauntlet.pytest_plugin import Measure
 from gauntlet.reporting import attach
 
 LAB_CONTEXT = "kube-gauntlet-lab"
 RUN_LABEL = "kube-gauntlet.io/run"
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
-
-
-@dataclass(frozen=True)
-class Images:
-    """Images the suites start, overridable for clusters without the lab's."""
-
-    workload: str
-    """Busybox with sh, httpd, wget, nslookup, nsenter."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,6 +83,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """
     try:
         return (yield)
+    except CheckSkipped as exc:
+        pytest.skip(str(exc))
     except NodeAccessError as exc:
         if not str(exc).startswith(IMPOSSIBLE):
             raise
@@ -232,10 +226,51 @@ def test_namespace(
 @pytest.fixture(scope="session")
 def images() -> Images:
     """Image names, from ``KUBE_GAUNTLET_IMAGE_*`` or the lab's defaults."""
-    return Images(
-        workload=os.environ.get("KUBE_GAUNTLET_IMAGE_WORKLOAD")
-        or WORKLOAD_IMAGE
+    return Images.from_env()
+
+
+@pytest.fixture(scope="session")
+def node_access(
+    cluster: Cluster, run_id: str, ledger: FaultLedger
+) -> Iterator[tuple[NodeAccess | None, str]]:
+    """Node access, or None and the reason it is impossible here."""
+    kind = os.environ.get("KUBE_GAUNTLET_NODE_ACCESS") or (
+        "lab" if cluster.cluster_name == LAB_CONTEXT else "pod"
     )
+    try:
+        access: NodeAccess | None = factory.node_access(kind, cluster, run_id)
+        reason = ""
+    except NodeAccessError as exc:
+        access, reason = None, str(exc)
+    yield access, reason
+    if access is not None:
+        try:
+            ledger.rollback_all()
+        finally:
+            factory.cleanup_all()
+
+
+@pytest.fixture
+def check(
+    cluster: Cluster,
+    topology: ClusterTopology,
+    test_namespace: str,
+    images: Images,
+    node_access: tuple[NodeAccess | None, str],
+    measure: Measure,
+) -> Iterator[CheckContext]:
+    """The context a guarantee check runs in (CheckSkipped -> skip)."""
+    access, reason = node_access
+    ctx = CheckContext(
+        cluster=cluster,
+        topology=topology,
+        namespace=test_namespace,
+        images=images,
+        nodes=access,
+        nodes_unavailable=reason or "node access is not configured",
+        record=lambda n, v, u, b: measure(n, v, u, bound=b),
+    )
+    yield ctx
 
 
 def _terminated() -> NoReturn:

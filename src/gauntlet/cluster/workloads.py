@@ -197,3 +197,29 @@ def ready_condition(core: client.CoreV1Api, node_name: str) -> str:
 
 def elapsed_since(start: float) -> float:
     return time.monotonic() - start
+
+
+def wait_all_scheduled(
+    core: client.CoreV1Api,
+    namespace: str,
+    app: str,
+    count: int,
+    timeout_s: float,
+) -> dict[str, str]:
+    """Wait until ``count`` pods of ``app`` have a node; pod -> node."""
+
+    def placed() -> dict[str, str] | None:
+        pods = pods_of(core, namespace, app)
+        found = {
+            p.metadata.name: p.spec.node_name for p in pods if p.spec.node_name
+        }
+        return found if len(found) >= count else None
+
+    result: dict[str, str] = progress.wait_until(
+        f"{count} pods of {app} scheduled",
+        placed,
+        timeout_s,
+        POLL_INTERVAL_S,
+        quiet=True,
+    )
+    return result

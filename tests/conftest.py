@@ -1,4 +1,8 @@
-"""The lab tests boot (or reuse) a 3+2 lab; a lab that cannot boot fails."""
+"""Fixtures for the project's own tests that need the lab.
+
+Requesting ``lab`` boots (or reuses) a 3+2 lab; a lab that cannot boot is a
+failure, never a skip. Unit tests request none of these and need no lab.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ def lab() -> LabCluster:
 
 @pytest.fixture(scope="session")
 def target(lab: LabCluster) -> ClusterTarget:
+    """Point the suites' ``cluster`` fixture at the lab."""
     return ClusterTarget(lab.paths.kubeconfig, LAB_CONTEXT)
 
 

@@ -1,0 +1,1 @@
+"""Checks for the ARCH guarantees (gate profile): one module per topic."""
