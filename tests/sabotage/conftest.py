@@ -14,7 +14,6 @@ import pytest
 
 from gauntlet.checks.context import CheckContext, Images
 from gauntlet.cluster.discovery import discover
-from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.faults import LabFaults
 from gauntlet.nodes.lab_backend import LabNodeAccess
 
