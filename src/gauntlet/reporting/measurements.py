@@ -123,16 +123,21 @@ class Measurement:
             guarantee=_opt_str(data.get("guarantee")),
         )
 
-    def short(self) -> str:
-        """Compact text for tables: ``name=1.23s (<=5)``."""
-        if self.value is None:
-            text = f"{self.name}=failed"
-        else:
-            text = f"{self.name}={self.value:.3g} {self.unit}"
+    def short(self, width: int = 0) -> str:
+        """Compact text for tables: ``name=1.23 s (limit 5)``.
+
+        With ``width``, the name is shortened so the value always shows.
+        """
+        value = "failed" if self.value is None else (
+            f"{self.value:.3g} {self.unit}")
         if self.bound is not None:
             word = "OVER" if self.exceeds_bound else "limit"
-            text += f" ({word} {self.bound:g})"
-        return text
+            value += f" ({word} {self.bound:g})"
+        name = self.name
+        room = width - len(value) - 1
+        if width and len(name) > room:
+            name = name[: max(room - 1, 4)] + "~"
+        return f"{name}={value}"
 
 
 class Stopwatch:

@@ -33,7 +33,7 @@ Verdict = Literal["pass", "fail", "skip", "error"]
 Outcome = Literal["passed", "failed", "error", "skipped"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "skip", "error")
 
-_ID_W, _VERDICT_W, _MEASURE_W, _MESSAGE_W = 10, 8, 36, 60
+_ID_W, _VERDICT_W, _MEASURE_W, _MESSAGE_W = 10, 8, 48, 60
 _MAX_MEASUREMENTS = 3
 
 
@@ -252,7 +252,7 @@ def _measurement_cells(measurements: Sequence[Measurement]) -> list[str]:
     ranked = sorted(
         measurements, key=lambda m: (not m.exceeds_bound, m.bound is None)
     )
-    cells = [m.short() for m in ranked[:_MAX_MEASUREMENTS]]
+    cells = [m.short(_MEASURE_W) for m in ranked[:_MAX_MEASUREMENTS]]
     extra = len(ranked) - _MAX_MEASUREMENTS
     if extra > 0:
         cells.append(f"+{extra} more in summary.json")
