@@ -121,7 +121,7 @@ def test_table_has_fixed_width_columns():
     header, rows = lines[1], lines[3:-1]
     assert header.index("VERDICT") == 11
     assert header.index("MEASUREMENTS") == 20
-    assert header.index("MESSAGE") == 57
+    assert header.index("MESSAGE") == 69
     assert rows[0].startswith("ARCH-04    FAIL     ")
     assert rows[0].endswith("...")
     assert len(rows[0]) == 117
