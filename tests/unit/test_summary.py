@@ -124,7 +124,7 @@ def test_table_has_fixed_width_columns():
     assert header.index("MESSAGE") == 69
     assert rows[0].startswith("ARCH-04    FAIL     ")
     assert rows[0].endswith("...")
-    assert len(rows[0]) == 117
+    assert len(rows[0]) == 129
     assert rows[1].startswith("ARCH-08    PASS     m3=3 s (OVER 2)")
     assert rows[2].strip() == "m4=4 s (OVER 2)"
     assert rows[3].strip() == "m0=0 s (limit 2)"
