@@ -194,10 +194,27 @@ def _boot_lab(control_planes: int, workers: int) -> Target:
     )
 
 
+# What every profile needs before a test may start; checked up front so a
+# run without them stops with one line instead of failing test by test.
+REQUIRED_PERMISSIONS = (
+    ("list", "nodes", ""),
+    ("list", "pods", ""),
+    ("create", "namespaces", ""),
+    ("delete", "namespaces", ""),
+    ("create", "pods", ""),
+    ("create", "pods/exec", ""),
+    ("create", "deployments", "apps"),
+    ("create", "services", ""),
+    ("list", "leases", "coordination.k8s.io"),
+)
+
+
 def _describe_cluster(target: Target, files: RunFiles) -> None:
-    """Connect (the clear errors live there) and record the topology."""
+    """Connect (the clear errors live there), check RBAC, record topology."""
     cluster = connect(target.cluster)
     try:
+        for verb, resource, group in REQUIRED_PERMISSIONS:
+            cluster.require(verb, resource, group)
         with progress.step("Discovering the cluster", heartbeat=False):
             topology = discover(cluster)
     finally:
