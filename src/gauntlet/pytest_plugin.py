@@ -175,6 +175,7 @@ class Measure:
         self._sink(measurement)
         data = measurement.to_dict()
         attach.attach_json(f"measurement: {measurement.name}", data)
+        attach.parameter(measurement.name, measurement.short().split("=", 1)[1])
         self._record_property(
             f"measurement:{measurement.name}", json.dumps(data)
         )
@@ -287,9 +288,11 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     """Label the allure result before any skip or fixture can stop setup."""
     gid = guarantee_of(item)
     if gid is not None:
+        entry = load_catalogue().get(gid)
         attach.label("guarantee", gid)
-        attach.label("profile", load_catalogue().get(gid).profile)
+        attach.label("profile", entry.profile)
         attach.tag(gid)
+        attach.suite(f"{entry.area} ({entry.profile})", f"{gid}: {entry.claim}")
     return (yield)
 
 

@@ -20,7 +20,15 @@ try:
 except ImportError:  # pragma: no cover - allure-pytest is a dependency
     _HAVE_ALLURE = False
 
-__all__ = ["attach_json", "attach_text", "label", "step", "tag"]
+__all__ = [
+    "attach_json",
+    "attach_text",
+    "label",
+    "parameter",
+    "step",
+    "suite",
+    "tag",
+]
 
 
 def attach_json(name: str, obj: Any) -> None:
@@ -58,3 +66,16 @@ def tag(*tags: str) -> None:
     """Add tags to the running test's allure result."""
     if _HAVE_ALLURE:
         allure.dynamic.tag(*tags)  # type: ignore[no-untyped-call]
+
+
+def parameter(name: str, value: str) -> None:
+    """Show ``name = value`` in the test's header (used for measurements)."""
+    if _HAVE_ALLURE:
+        allure.dynamic.parameter(name, value)  # type: ignore[no-untyped-call]
+
+
+def suite(parent: str, name: str) -> None:
+    """Group the test in the report tree: ``parent`` > ``name``."""
+    if _HAVE_ALLURE:
+        allure.dynamic.parent_suite(parent)  # type: ignore[no-untyped-call]
+        allure.dynamic.suite(name)  # type: ignore[no-untyped-call]

@@ -136,7 +136,11 @@ def _config(out_dir: Path, single_file: bool) -> str:
         "output": str(out_dir),
     }
     if single_file:
-        options = {"singleFile": True, "reportLanguage": "en"}
+        options = {
+            "singleFile": True,
+            "reportLanguage": "en",
+            "groupBy": ["parentSuite", "suite"],
+        }
         config["plugins"] = {"awesome": {"options": options}}
     return f"export default {json.dumps(config, indent=2)};\n"
 
