@@ -1,0 +1,17 @@
+"""LOAD-01: the API meets its latency SLOs under load."""
+
+import pytest
+
+from gauntlet.checks.load.slo import check_api_latency_slos
+
+pytestmark = [pytest.mark.profile("load")]
+
+
+@pytest.mark.guarantee("LOAD-01")
+@pytest.mark.disruptive
+@pytest.mark.faults("API load: 10 Locust users for 30 s")
+def test_api_calls_meet_latency_slos_under_a_steady_mix(check):
+    """Guarantee: under a mix of GET, LIST, CREATE, UPDATE, DELETE and WATCH,
+    each request kind MUST keep p99 within its upstream SLO (single 1 s,
+    namespace LIST 5 s, cluster LIST 30 s) and 5xx MUST stay under 0.1 %."""
+    check_api_latency_slos(check)

@@ -1,0 +1,62 @@
+"""LOAD-01 catches API servers starved of CPU."""
+
+from pathlib import Path
+
+import pytest
+
+from gauntlet.checks.load.slo import check_api_latency_slos
+from gauntlet.errors import GuaranteeViolated
+
+CPU = Path("/sys/fs/cgroup/cpu")
+STARVED = CPU / "kg-sabotage-starved"
+
+
+def _apiserver_host_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if cmd and cmd[0].endswith(b"/kube-apiserver"):
+                pids.append(int(entry.name))
+    return pids
+
+
+def _move(pids: list[int], group: Path) -> None:
+    for pid in pids:
+        try:
+            (group / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            pass
+
+
+def test_api_servers_starved_of_cpu_break_the_latency_slos(
+    lab_check, restore, monkeypatch
+):
+    monkeypatch.setenv("KUBE_GAUNTLET_LOAD_SECONDS", "10")
+    pids = _apiserver_host_pids()
+    assert len(pids) == 3
+    STARVED.mkdir(exist_ok=True)
+    restore.callback(STARVED.rmdir)
+    (STARVED / "cpu.cfs_period_us").write_text("100000")
+    (STARVED / "cpu.cfs_quota_us").write_text("5000")  # 5 % of one CPU
+    original = {pid: Path(f"/proc/{pid}/cgroup").read_text() for pid in pids}
+    parents = {
+        pid: next(
+            line.split(":")[2]
+            for line in text.splitlines()
+            if line.split(":")[1] == "cpu"
+        )
+        for pid, text in original.items()
+    }
+    for pid in pids:
+        restore.callback(_move, [pid], CPU / parents[pid].lstrip("/"))
+    _move(pids, STARVED)
+
+    with pytest.raises(GuaranteeViolated) as caught:
+        check_api_latency_slos(lab_check)
+
+    assert "over the single SLO 1s" in str(caught.value), caught.value
+    restore.close()
