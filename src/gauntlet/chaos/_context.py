@@ -62,9 +62,10 @@ def _lookup(secrets: Secrets, *keys: str) -> str | None:
 
 def target(secrets: Secrets = None) -> ClusterTarget:
     """The cluster the activities act on (never contacts it)."""
-    if _lookup(secrets, "CHAOSTOOLKIT_IN_POD") == "true" or _lookup(
-        secrets, "KUBE_GAUNTLET_IN_CLUSTER"
-    ) == "1":
+    if (
+        _lookup(secrets, "CHAOSTOOLKIT_IN_POD") == "true"
+        or _lookup(secrets, "KUBE_GAUNTLET_IN_CLUSTER") == "1"
+    ):
         return ClusterTarget(in_cluster=True)
     kubeconfig = _lookup(secrets, "KUBE_GAUNTLET_KUBECONFIG", "KUBECONFIG")
     context = _lookup(secrets, "KUBERNETES_CONTEXT", "KUBE_GAUNTLET_CONTEXT")

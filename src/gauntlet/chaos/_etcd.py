@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.chaos import _context
+from gauntlet.chaos import _context, _k8s
 from gauntlet.cluster.pod_exec import exec_in_pod
 from gauntlet.errors import ClusterOperationFailed, GauntletError
 
@@ -134,7 +135,9 @@ def hashes(
     return found
 
 
-def _in_static_pod(args: list[str], secrets: _context.Secrets) -> tuple[str, str]:
+def _in_static_pod(
+    args: list[str], secrets: _context.Secrets
+) -> tuple[str, str]:
     cluster = _context.cluster(secrets)
     core = cluster.core()
     try:
@@ -145,13 +148,13 @@ def _in_static_pod(args: list[str], secrets: _context.Secrets) -> tuple[str, str
         raise ClusterOperationFailed(
             "list", "etcd pods", "kube-system", f"{exc.status} {exc.reason}"
         ) from exc
-    running = [p for p in pods if p.status.phase == "Running"]
+    running = [p for p in pods if _k8s.phase(p) == "Running"]
     if not running:
         raise GauntletError(
             "no running etcd static pod in kube-system (component=etcd): "
             "etcd is hidden or not kubeadm-style"
         )
-    ips = sorted({p.status.pod_ip or p.status.host_ip for p in running})
+    ips = sorted({_address(p) for p in running})
     endpoints = ",".join(f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips)
     argv = [
         "etcdctl",
@@ -166,9 +169,14 @@ def _in_static_pod(args: list[str], secrets: _context.Secrets) -> tuple[str, str
         "json",
     ]
     result = exec_in_pod(
-        core, "kube-system", running[0].metadata.name, argv, timeout_s=30
+        core, "kube-system", _k8s.name(running[0]), argv, timeout_s=30
     )
     return result.stdout, result.stderr
+
+
+def _address(pod: client.V1Pod) -> str:
+    status = pod.status
+    return str((status.pod_ip or status.host_ip) if status else "")
 
 
 def _last_line(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -109,8 +110,6 @@ def run_load(
             "--stop-timeout",
             "5",
         ]
-        import os
-
         with progress.step(f"Load: {users} users for {seconds}s on {server}"):
             proc = subprocess.run(
                 argv,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import uuid
-
 from typing import Any
 
 from locust import HttpUser, between, events, task
