@@ -1,4 +1,4 @@
-"""``gauntlet lab up|down|status|kubeconfig``."""
+"""``gauntlet lab up|down|status|kubeconfig|build``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 
 from gauntlet.errors import LabError
 from gauntlet.lab import network
+from gauntlet.lab.build import ensure_all
 from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.topology import MAX_CONTROL_PLANES, MAX_WORKERS
+from gauntlet.lab.versions import CURRENT, RELEASES
 
 
 def add_parser(
@@ -27,6 +29,10 @@ def add_parser(
         "--workers", type=int, default=2, help=f"0 to {MAX_WORKERS} (default 2)"
     )
     cmds.add_parser("down", help="stop the lab and remove every trace")
+    build = cmds.add_parser("build", help="build (or find cached) binaries")
+    build.add_argument("--kubernetes", default=CURRENT.kubernetes,
+                       choices=sorted(RELEASES),
+                       help="release to build (default %(default)s)")
     status = cmds.add_parser("status", help="nodes, components, etcd")
     status.add_argument("--json", action="store_true")
     cmds.add_parser("kubeconfig", help="print the admin kubeconfig path")
@@ -49,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
             print("could not remove: " + ", ".join(leftovers))
             return 1
         print("lab removed")
+        return 0
+    if args.lab_command == "build":
+        for name, path in ensure_all(RELEASES[args.kubernetes]).items():
+            print(f"{name}: {path}")
         return 0
     if args.lab_command == "kubeconfig":
         lab.manifest()
