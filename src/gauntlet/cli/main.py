@@ -17,7 +17,7 @@ EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gauntlet.cli import lab_cmd, misc_cmd, run_cmd
+    from gauntlet.cli import experiment_cmd, lab_cmd, misc_cmd, run_cmd
 
     parser = argparse.ArgumentParser(
         prog="gauntlet",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     lab_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
+    experiment_cmd.add_parser(sub)
     misc_cmd.add_parser(sub)
     return parser
 
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except GauntletError as exc:
         print(f"gauntlet: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `gauntlet guarantees | head`: the reader left; not an error.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("gauntlet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
