@@ -1,0 +1,43 @@
+"""Run the installed gauntlet command as a user would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+GAUNTLET = str(Path(sys.executable).with_name("gauntlet"))
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def gauntlet(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [GAUNTLET, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=PROJECT,
+    )
+
+
+def one_clear_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [
+        ln
+        for ln in proc.stderr.splitlines()
+        if ln.startswith("gauntlet: error:")
+    ]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def summary_of(proc: subprocess.CompletedProcess) -> dict:
+    """The summary.json whose path a `gauntlet run` printed."""
+    paths = [
+        ln.split(":", 1)[1].strip()
+        for ln in proc.stdout.splitlines()
+        if ln.startswith("summary:")
+    ]
+    assert paths, f"no summary:\n{(proc.stdout + proc.stderr)[-3000:]}"
+    return json.loads(Path(paths[0]).read_text())

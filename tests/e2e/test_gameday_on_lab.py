@@ -1,0 +1,67 @@
+"""The gameday profile on the lab: every RES/PART guarantee it covers holds,
+with measurements, and the lab is healthy enough for the gate right after.
+"""
+
+from __future__ import annotations
+
+from e2e_cli import gauntlet, summary_of
+
+MUST_PASS = {
+    "RES-01",
+    "RES-03",
+    "RES-04",
+    "RES-05",
+    "RES-06",
+    "RES-07",
+    "RES-08",
+    "PART-01",
+    "PART-02",
+    "PART-03",
+}
+
+
+def test_gameday_passes_and_the_gate_passes_right_after(lab):
+    proc = gauntlet(
+        "run",
+        "--profile",
+        "gameday",
+        "--allow-destructive",
+        "kube-gauntlet-lab",
+        timeout=1500,
+    )
+    summary = summary_of(proc)
+    verdicts = {g["guarantee"]: g["verdict"] for g in summary["guarantees"]}
+    failed = {
+        k: v for k, v in verdicts.items() if k in MUST_PASS and v != "pass"
+    }
+    assert not failed and MUST_PASS <= set(verdicts), (
+        f"{failed}\n{proc.stdout[-3000:]}"
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    measured = {
+        g["guarantee"]: g["measurements"] for g in summary["guarantees"]
+    }
+    assert all(measured[g] for g in MUST_PASS), "a guarantee measured nothing"
+
+    gate = gauntlet("run", "--profile", "gate")
+    assert gate.returncode == 0, gate.stdout[-3000:]
+
+
+def test_pod_backend_runs_res_01_and_res_03_like_a_kubeadm_user(lab):
+    proc = gauntlet(
+        "run",
+        "--profile",
+        "gameday",
+        "--allow-destructive",
+        "kube-gauntlet-lab",
+        "--node-access",
+        "pod",
+        "-k",
+        "res_01 or res_03",
+        timeout=900,
+    )
+    summary = summary_of(proc)
+    verdicts = {g["guarantee"]: g["verdict"] for g in summary["guarantees"]}
+    assert verdicts.get("RES-01") == "pass", proc.stdout[-3000:]
+    assert verdicts.get("RES-03") == "pass", proc.stdout[-3000:]
+    assert proc.returncode == 0
