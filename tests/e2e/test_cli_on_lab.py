@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from e2e_cli import gauntlet, one_clear_line
+from e2e_cli import PROJECT, gauntlet, one_clear_line, summary_of
 
 from gauntlet import progress
 from gauntlet.lab.pki import write_kubeconfig
