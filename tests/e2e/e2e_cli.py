@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,13 +12,16 @@ GAUNTLET = str(Path(sys.executable).with_name("gauntlet"))
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def gauntlet(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def gauntlet(
+    *args: str, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [GAUNTLET, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=PROJECT,
+        env={**os.environ, **(env or {})},
     )
 
 
