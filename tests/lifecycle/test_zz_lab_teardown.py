@@ -19,6 +19,7 @@ pytestmark = pytest.mark.lab_only
 
 
 def test_up_rebuilds_a_lab_whose_processes_were_killed(lab: LabCluster):
+    lab.up(control_planes=3, workers=2)  # an earlier test may have shrunk it
     victim = node.init_pid(lab.paths.node("cp2"))
     assert victim is not None
     os.kill(victim, signal.SIGKILL)  # as if the host lost the node
