@@ -1,5 +1,6 @@
 """The gameday profile on the lab: every RES/PART guarantee it covers holds,
-with measurements, and the lab is healthy enough for the gate right after.
+with measurements. Runs first among the e2e files so that the gate run of
+test_cli_on_lab.py shows the lab healthy right after the gameday.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ MUST_PASS = {
 }
 
 
-def test_gameday_passes_and_the_gate_passes_right_after(lab):
+def test_gameday_passes_with_measurements(lab):
     proc = gauntlet(
         "run",
         "--profile",
@@ -42,9 +43,6 @@ def test_gameday_passes_and_the_gate_passes_right_after(lab):
         g["guarantee"]: g["measurements"] for g in summary["guarantees"]
     }
     assert all(measured[g] for g in MUST_PASS), "a guarantee measured nothing"
-
-    gate = gauntlet("run", "--profile", "gate")
-    assert gate.returncode == 0, gate.stdout[-3000:]
 
 
 def test_pod_backend_runs_res_01_and_res_03_like_a_kubeadm_user(lab):
