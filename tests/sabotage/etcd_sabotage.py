@@ -8,6 +8,7 @@ every undo waits until the lab is healthy again.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 
 from gauntlet import progress
@@ -16,6 +17,7 @@ from gauntlet.lab.faults import LabFaults
 HEALTHY_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.5
 PKI = "/etc/kubernetes/pki/etcd"
+UNSTARTED_PEER_URL = "https://127.0.0.1:2390"
 
 
 def client_url(faults: LabFaults, node: str) -> str:
@@ -76,11 +78,9 @@ def start_rogue_etcd_client(
 
 
 def marked_pids(faults: LabFaults, node: str, marker: str) -> list[int]:
-    return [
-        p.pid
-        for p in faults.processes(node)
-        if marker in p.args and not p.args.startswith(("sh -c", "ps "))
-    ]
+    """PIDs on ``node`` whose full command line contains ``marker``."""
+    out = faults.exec(node, ["pgrep", "-f", marker], check=False)
+    return [int(pid) for pid in out.stdout.split()]
 
 
 def stop_marked_processes(faults: LabFaults, node: str, marker: str) -> None:
@@ -88,3 +88,69 @@ def stop_marked_processes(faults: LabFaults, node: str, marker: str) -> None:
     pids = marked_pids(faults, node, marker)
     if pids:
         faults.exec(node, ["kill", *map(str, pids)], check=False)
+
+
+def add_unstarted_member(
+    faults: LabFaults, restore: contextlib.ExitStack
+) -> str:
+    """Add a voting etcd member that never starts; return its hex ID.
+
+    etcd's strict reconfiguration check refuses the add unless every
+    current member is started, so quorum (3 of 4) holds meanwhile; the
+    member is removed again as soon as the check has run.
+    """
+
+    def added() -> str | None:
+        out = faults.etcdctl(
+            "member",
+            "add",
+            "kg-sabotage-unstarted",
+            f"--peer-urls={UNSTARTED_PEER_URL}",
+            "-w",
+            "json",
+        )
+        # "unhealthy cluster": a member reconnected less than 5 s ago.
+        return out.stdout if out.returncode == 0 else None
+
+    added_json = progress.wait_until(
+        "etcd accepting a new member", added, HEALTHY_TIMEOUT_S, 1.0
+    )
+    member_id = f"{json.loads(added_json)['member']['ID']:x}"
+    restore.callback(remove_member, faults, member_id)
+    return member_id
+
+
+def remove_member(faults: LabFaults, member_id: str) -> None:
+    def removed() -> bool:
+        out = faults.etcdctl("member", "remove", member_id)
+        return out.returncode == 0 or "not found" in out.stderr
+
+    progress.wait_until(
+        f"etcd member {member_id} removed",
+        removed,
+        HEALTHY_TIMEOUT_S,
+        POLL_INTERVAL_S,
+    )
+
+
+def disarm_nospace(faults: LabFaults) -> None:
+    """Disarm a NOSPACE alarm (a quota sabotage may have raised one)."""
+    out = faults.etcdctl("alarm", "list")
+    if "NOSPACE" in out.stdout:
+        faults.etcdctl("alarm", "disarm")
+
+
+def lower_quota(
+    faults: LabFaults, ratio: float, restore: contextlib.ExitStack
+) -> tuple[str, int]:
+    """Restart a follower with a quota its database fills to ``ratio``;
+    return the node and the quota."""
+    topo = faults.lab.topology()
+    assert topo is not None
+    by_url = {f"https://{n.ip}:2379": n.name for n in topo.control_planes}
+    follower = next(m for m in faults.etcd_members() if not m.is_leader)
+    node = by_url[follower.endpoint]
+    quota = int(follower.db_size / ratio)
+    restore.callback(disarm_nospace, faults)
+    set_etcd_flags(faults, node, {"quota-backend-bytes": str(quota)}, restore)
+    return node, quota

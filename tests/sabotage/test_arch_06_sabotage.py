@@ -3,7 +3,10 @@
 import pytest
 from arch_sabotage import stop_on_control_planes
 
-from gauntlet.checks.arch.pod_flow import check_pod_creation_flow
+from gauntlet.checks.arch.pod_flow import (
+    check_pod_creation_flow,
+    startup_pod_count,
+)
 from gauntlet.errors import GuaranteeViolated
 
 
@@ -16,7 +19,8 @@ def test_pods_without_a_running_scheduler_are_reported(
         check_pod_creation_flow(lab_check)
 
     message = str(caught.value)
-    assert "no Scheduled for 10 pods" in message, message
+    count = startup_pod_count()
+    assert f"no Scheduled for {count} pods after 30s: " in message, message
     assert "kube-scheduler: no leader renewing" in message, message
 
     restore.close()

@@ -62,10 +62,11 @@ def etcdctl_json(
     args: list[str],
     configuration: _context.Configuration = None,
     secrets: _context.Secrets = None,
+    endpoints: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run ``etcdctl ARGS -w json`` against every member; parse the rows.
-
-    Members that do not answer are missing from the result.
+    """Run ``etcdctl ARGS -w json`` against every member (or only
+    ``endpoints``); parse the rows. Members that do not answer are
+    missing from the result.
 
     Raises:
         GauntletError: no member answered, or the output is not JSON.
@@ -73,10 +74,10 @@ def etcdctl_json(
     if _context.node_access_kind(configuration) == "lab":
         from gauntlet.lab.faults import LabFaults
 
-        proc = LabFaults().etcdctl(*args, "-w", "json")
+        proc = LabFaults().etcdctl(*args, "-w", "json", endpoints=endpoints)
         out, err = proc.stdout, proc.stderr
     else:
-        out, err = _in_static_pod(args, secrets)
+        out, err = _in_static_pod(args, secrets, endpoints)
     try:
         rows = json.loads(out or "[]")
     except ValueError as exc:
@@ -93,10 +94,14 @@ def etcdctl_json(
 def members(
     configuration: _context.Configuration = None,
     secrets: _context.Secrets = None,
+    endpoints: list[str] | None = None,
 ) -> list[EtcdMember]:
-    """Status of every member that answers."""
+    """Status of every member (or of ``endpoints``) that answers."""
     found = []
-    for row in etcdctl_json(["endpoint", "status"], configuration, secrets):
+    rows = etcdctl_json(
+        ["endpoint", "status"], configuration, secrets, endpoints
+    )
+    for row in rows:
         status = row["Status"]
         header = status["header"]
         found.append(
@@ -136,7 +141,7 @@ def hashes(
 
 
 def _in_static_pod(
-    args: list[str], secrets: _context.Secrets
+    args: list[str], secrets: _context.Secrets, only: list[str] | None
 ) -> tuple[str, str]:
     cluster = _context.cluster(secrets)
     core = cluster.core()
@@ -155,7 +160,9 @@ def _in_static_pod(
             "etcd is hidden or not kubeadm-style"
         )
     ips = sorted({_address(p) for p in running})
-    endpoints = ",".join(f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips)
+    endpoints = ",".join(
+        only or [f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips]
+    )
     argv = [
         "etcdctl",
         f"--endpoints={endpoints}",

@@ -30,9 +30,12 @@ def add_parser(
     )
     cmds.add_parser("down", help="stop the lab and remove every trace")
     build = cmds.add_parser("build", help="build (or find cached) binaries")
-    build.add_argument("--kubernetes", default=CURRENT.kubernetes,
-                       choices=sorted(RELEASES),
-                       help="release to build (default %(default)s)")
+    build.add_argument(
+        "--kubernetes",
+        default=CURRENT.kubernetes,
+        choices=sorted(RELEASES),
+        help="release to build (default %(default)s)",
+    )
     status = cmds.add_parser("status", help="nodes, components, etcd")
     status.add_argument("--json", action="store_true")
     cmds.add_parser("kubeconfig", help="print the admin kubeconfig path")

@@ -223,3 +223,17 @@ def wait_all_scheduled(
         quiet=True,
     )
     return result
+
+
+def ensure_service_account(
+    core: client.CoreV1Api, namespace: str, name: str = "default"
+) -> None:
+    """Create ``name`` unless it exists: pods are refused until their
+    ServiceAccount exists, and a fresh namespace gets ``default`` only
+    once the controller-manager gets to it."""
+    body = client.V1ServiceAccount(metadata=client.V1ObjectMeta(name=name))
+    try:
+        core.create_namespaced_service_account(namespace, body)
+    except client.ApiException as exc:
+        if exc.status != 409:
+            raise

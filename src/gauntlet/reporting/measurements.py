@@ -128,8 +128,11 @@ class Measurement:
 
         With ``width``, the name is shortened so the value always shows.
         """
-        value = "failed" if self.value is None else (
-            f"{self.value:.3g} {self.unit}")
+        value = (
+            "failed"
+            if self.value is None
+            else (f"{self.value:.3g} {self.unit}")
+        )
         if self.bound is not None:
             word = "OVER" if self.exceeds_bound else "limit"
             value += f" ({word} {self.bound:g})"

@@ -1,0 +1,1 @@
+"""The Kubernetes API: writability, Services, pods and nodes."""

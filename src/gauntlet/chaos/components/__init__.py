@@ -1,0 +1,1 @@
+"""Control-plane and node components: stop, start, kill, observe."""

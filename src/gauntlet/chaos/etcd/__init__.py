@@ -1,0 +1,1 @@
+"""etcd: leader, member health and agreement."""

@@ -1,0 +1,1 @@
+"""The fault ledger as experiment rollbacks."""

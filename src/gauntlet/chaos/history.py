@@ -1,0 +1,615 @@
+"""PART-02: record a client-side history through every API server, check it.
+
+Concurrent clients, one per API server endpoint (the servers themselves,
+never the load balancer), write unique values to a few ConfigMap keys and
+read them back, each request with a short timeout. Every operation is
+kept with its interval (monotonic and UTC), its result and the
+resourceVersion it saw. ``check_history`` then looks for split-brain
+evidence the way Jepsen-style checkers do, for a last-writer-wins
+register per key:
+
+* a read returns only values that some write (acknowledged or
+  indeterminate) wrote, never one whose write began after the read ended;
+* no read, and in particular no final read, returns a value older than
+  an acknowledged write that completed before the read began (a lost
+  acknowledged write);
+* no write through the minority endpoint started and was acknowledged
+  inside the partition window;
+* each client sees a key's resourceVersion only grow;
+* after the heal, every etcd member has the same KV hash at one revision.
+
+A write that timed out (or got a 5xx) is indeterminate: it may or may
+not have been applied, and either outcome is accepted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from gauntlet.chaos import _api, _context, _etcd
+from gauntlet.cluster.client import Cluster
+from gauntlet.reporting.measurements import utc_iso, utc_now
+
+__all__ = [
+    "FINAL_CLIENT",
+    "EtcdState",
+    "HistoryRecorder",
+    "OpKind",
+    "OpResult",
+    "Operation",
+    "PartitionWindow",
+    "check_history",
+    "collect_etcd_states",
+]
+
+OpKind = Literal["write", "read"]
+OpResult = Literal["ok", "fail", "timeout"]
+FINAL_CLIENT = "final"
+SETUP_CLIENT = "setup"
+FIELD = "value"
+MAX_REPORTED = 5
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One request of the history, as the client saw it."""
+
+    client: str
+    """Client id; each client issues its operations one after another."""
+    endpoint: str
+    """The API server URL the request went to."""
+    kind: OpKind
+    key: str
+    value: str | None
+    """The value written, or the value read (``None``: key absent)."""
+    start: float
+    """``time.monotonic()`` when the request was sent."""
+    end: float
+    """``time.monotonic()`` when the answer (or the timeout) came."""
+    start_utc: str
+    end_utc: str
+    result: OpResult
+    """``ok`` acknowledged; ``fail`` definitely not applied (4xx, refused
+    connection); ``timeout`` indeterminate (timeout, 5xx, cut
+    connection)."""
+    resource_version: int | None = None
+    """The object's resourceVersion in the answer (``ok`` only)."""
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PartitionWindow:
+    """When the minority was cut off, and its API server endpoints."""
+
+    start: float
+    """Monotonic time the partition rules were in place."""
+    end: float
+    """Monotonic time the heal began."""
+    minority_endpoints: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EtcdState:
+    """One etcd member after the heal: its KV hash at ``hash_revision``."""
+
+    endpoint: str
+    revision: int
+    hash_revision: int
+    hash: int
+
+
+# -- checker ------------------------------------------------------------------
+
+
+def check_history(
+    ops: Sequence[Operation],
+    etcd_states: Sequence[EtcdState] | None,
+    partition: PartitionWindow | None = None,
+) -> list[str]:
+    """The violations of the history; an empty list means none found.
+
+    Values must be unique per write (the recorder guarantees it). Reads
+    by ``FINAL_CLIENT`` are the final state: every key written must have
+    one. ``etcd_states=None`` skips the etcd comparison (etcd hidden).
+    """
+    writers = _writers(ops)
+    violations = _check_reads(ops, writers)
+    violations += _check_final_reads(ops)
+    if partition is not None:
+        violations += _check_minority(ops, partition)
+    violations += _check_resource_versions(ops)
+    if etcd_states is not None:
+        violations += _check_etcd(etcd_states)
+    return violations
+
+
+def _writers(ops: Iterable[Operation]) -> dict[tuple[str, str], Operation]:
+    return {
+        (op.key, op.value): op
+        for op in ops
+        if op.kind == "write" and op.value is not None
+    }
+
+
+def _check_reads(
+    ops: Sequence[Operation], writers: Mapping[tuple[str, str], Operation]
+) -> list[str]:
+    acked: dict[str, list[Operation]] = defaultdict(list)
+    for op in ops:
+        if op.kind == "write" and op.result == "ok":
+            acked[op.key].append(op)
+    found: dict[str, list[str]] = defaultdict(list)
+    for read in ops:
+        if read.kind != "read" or read.result != "ok":
+            continue
+        source = None
+        if read.value is not None:
+            source = writers.get((read.key, read.value))
+            problem = _impossible_value(read, source)
+            if problem:
+                found["impossible read"].append(problem)
+                continue
+        newer = _overwriting_write(read, source, acked[read.key])
+        if newer is not None:
+            label = "lost write" if read.client == FINAL_CLIENT else "stale"
+            found[label].append(_stale_message(read, source, newer))
+    return [
+        message
+        for label in ("lost write", "stale", "impossible read")
+        for message in _capped(found[label])
+    ]
+
+
+def _impossible_value(read: Operation, source: Operation | None) -> str:
+    where = f"{read.client} read {read.key}={read.value!r} via {read.endpoint}"
+    if source is None:
+        return f"{where}: a value never written"
+    if source.result == "fail":
+        return f"{where}: written only by a failed write ({source.error})"
+    if source.start > read.end:
+        return f"{where}: its write began after the read ended"
+    return ""
+
+
+def _overwriting_write(
+    read: Operation, source: Operation | None, acked: Sequence[Operation]
+) -> Operation | None:
+    """An acknowledged write the read must have seen but did not."""
+    for write in acked:
+        if write.end >= read.start or write is source:
+            continue
+        if source is None:
+            return write
+        if source.result == "ok" and source.end < write.start:
+            return write
+        if (
+            read.resource_version is not None
+            and write.resource_version is not None
+            and read.resource_version < write.resource_version
+        ):
+            return write
+    return None
+
+
+def _stale_message(
+    read: Operation, source: Operation | None, newer: Operation
+) -> str:
+    got = "no value" if source is None else f"{read.value!r}"
+    return (
+        f"{read.key}: acknowledged write {newer.value!r} ({newer.client} "
+        f"via {newer.endpoint}, rv {newer.resource_version}) completed "
+        f"before {read.client}'s read via {read.endpoint}, which returned "
+        f"{got} (rv {read.resource_version})"
+    )
+
+
+def _check_final_reads(ops: Sequence[Operation]) -> list[str]:
+    written = {op.key for op in ops if op.kind == "write"}
+    final = {
+        op.key
+        for op in ops
+        if op.client == FINAL_CLIENT and op.kind == "read" and op.result == "ok"
+    }
+    return [
+        f"{key}: no successful final read, the final state is unknown"
+        for key in sorted(written - final)
+    ]
+
+
+def _check_minority(
+    ops: Sequence[Operation], partition: PartitionWindow
+) -> list[str]:
+    acked = [
+        op
+        for op in ops
+        if op.kind == "write"
+        and op.result == "ok"
+        and op.endpoint in partition.minority_endpoints
+        and partition.start <= op.start
+        and op.end <= partition.end
+    ]
+    return _capped(
+        [
+            f"minority {op.endpoint} acknowledged write {op.key}="
+            f"{op.value!r} ({op.client}, rv {op.resource_version}) "
+            f"{op.start - partition.start:.1f}s into the partition"
+            for op in acked
+        ]
+    )
+
+
+def _check_resource_versions(ops: Sequence[Operation]) -> list[str]:
+    seen: dict[tuple[str, str], Operation] = {}
+    found = []
+    for op in sorted(ops, key=lambda o: o.start):
+        if op.result != "ok" or op.resource_version is None:
+            continue
+        previous = seen.get((op.client, op.key))
+        if (
+            previous is not None
+            and previous.resource_version is not None
+            and op.resource_version < previous.resource_version
+        ):
+            found.append(
+                f"{op.client}: resourceVersion of {op.key} went back from "
+                f"{previous.resource_version} to {op.resource_version} "
+                f"({op.kind} via {op.endpoint})"
+            )
+        if previous is None or op.resource_version > (
+            previous.resource_version or 0
+        ):
+            seen[(op.client, op.key)] = op
+    return _capped(found)
+
+
+def _check_etcd(states: Sequence[EtcdState]) -> list[str]:
+    if not states:
+        return ["etcd: no member state recorded after the heal"]
+    revisions = {s.hash_revision for s in states}
+    if len(revisions) > 1:
+        return [
+            "etcd: members hashed different revisions: "
+            + ", ".join(f"{s.endpoint}@{s.hash_revision}" for s in states)
+        ]
+    behind = [s for s in states if s.revision < s.hash_revision]
+    found = [
+        f"etcd: {s.endpoint} is at revision {s.revision}, behind "
+        f"{s.hash_revision}"
+        for s in behind
+    ]
+    if len({s.hash for s in states}) > 1:
+        found.append(
+            f"etcd: hash mismatch at revision {revisions.pop()}: "
+            + ", ".join(f"{s.endpoint}={s.hash}" for s in states)
+        )
+    return found
+
+
+def _capped(messages: list[str]) -> list[str]:
+    if len(messages) <= MAX_REPORTED:
+        return messages
+    extra = len(messages) - MAX_REPORTED
+    return [*messages[:MAX_REPORTED], f"... and {extra} more like these"]
+
+
+# -- etcd states --------------------------------------------------------------
+
+
+def collect_etcd_states(
+    expected: int,
+    timeout_s: float = 60.0,
+    configuration: _context.Configuration = None,
+    secrets: _context.Secrets = None,
+) -> list[EtcdState]:
+    """Every member's KV hash at the lowest current revision.
+
+    Retries until ``expected`` members answer both questions, or
+    ``timeout_s`` passes; then returns what answered (the checker reports
+    the gap).
+    """
+    deadline = time.monotonic() + timeout_s
+    states: list[EtcdState] = []
+    while True:
+        try:
+            members = _etcd.members(configuration, secrets)
+            revision = min(m.revision for m in members)
+            states = [
+                EtcdState(h.endpoint, h.revision, h.hash_revision, h.hash)
+                for h in _etcd.hashes(revision, configuration, secrets)
+            ]
+        except Exception:  # noqa: BLE001 - retried until the deadline
+            states = []
+        if len(states) >= expected or time.monotonic() >= deadline:
+            return states
+        time.sleep(1.0)
+
+
+# -- recorder -----------------------------------------------------------------
+
+
+class HistoryRecorder:
+    """Client loops writing and reading ConfigMap keys via each endpoint.
+
+    Keys are ConfigMaps ``<prefix>-<i>`` in ``namespace`` with one data
+    field; writes are server-side applies (create or update), so a write
+    never depends on what another API server stored.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        endpoints: Mapping[str, str],
+        namespace: str,
+        prefix: str = "kube-gauntlet-history",
+        keys: int = 3,
+        timeout_s: float = 2.0,
+        pause_s: float = 0.05,
+        reads: bool = True,
+        split_reads: bool = False,
+    ) -> None:
+        self.cluster = cluster
+        self.endpoints = dict(endpoints)
+        """Client id (usually the node) -> API server URL."""
+        self.namespace = namespace
+        self.keys = [f"{prefix}-{i}" for i in range(keys)]
+        self.timeout_s = timeout_s
+        self.pause_s = pause_s
+        self.reads = reads
+        """Alternate writes and reads; ``False``: writes only."""
+        self.split_reads = split_reads
+        """One writer and one reader per endpoint instead of one client
+        doing both, so a hanging read never delays the next write."""
+        self._ops: list[Operation] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def ops(self) -> list[Operation]:
+        """A copy of the operations so far, in completion order."""
+        with self._lock:
+            return list(self._ops)
+
+    def setup(self) -> None:
+        """Write an initial value to every key through the default server."""
+        api = _api.endpoint_client(self.cluster, None)
+        try:
+            for key in self.keys:
+                self._write(
+                    client.CoreV1Api(api),
+                    SETUP_CLIENT,
+                    self.cluster.server,
+                    key,
+                    f"{SETUP_CLIENT}:{key}",
+                )
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
+
+    def start(self) -> None:
+        """Start the client threads (one or two per endpoint)."""
+        self._stop.clear()
+        for name, url in self.endpoints.items():
+            if self.split_reads:
+                clients = [(name, "write"), (f"{name}-reader", "read")]
+            elif self.reads:
+                clients = [(name, "mixed")]
+            else:
+                clients = [(name, "write")]
+            for who, mode in clients:
+                thread = threading.Thread(
+                    target=self._loop,
+                    args=(who, url, mode),
+                    daemon=True,
+                    name=f"history-{who}",
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop the clients and wait for their last request."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout_s + 5.0)
+        self._threads.clear()
+
+    def final_reads(self, timeout_s: float = 60.0) -> None:
+        """Read every key through every endpoint, retrying failed reads
+        until each key has one successful final read or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        pending = set(self.keys)
+        while pending and time.monotonic() < deadline:
+            for url in self.endpoints.values():
+                api = _api.endpoint_client(self.cluster, url)
+                core = client.CoreV1Api(api)
+                try:
+                    for key in sorted(pending):
+                        if self._read(core, FINAL_CLIENT, url, key) == "ok":
+                            pending.discard(key)
+                finally:
+                    api.close()  # type: ignore[no-untyped-call]
+            if pending:
+                time.sleep(1.0)
+
+    def _loop(self, name: str, url: str, mode: str) -> None:
+        api = _api.endpoint_client(self.cluster, url)
+        core = client.CoreV1Api(api)
+        count = 0
+        try:
+            while not self._stop.is_set():
+                key = self.keys[count % len(self.keys)]
+                writing = mode == "write" or mode == "mixed" and count % 2 == 0
+                if writing:
+                    self._write(core, name, url, key, f"{name}:{count}")
+                else:
+                    self._read(core, name, url, key)
+                count += 1
+                self._stop.wait(self.pause_s)
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
+
+    def _write(
+        self, core: client.CoreV1Api, who: str, url: str, key: str, value: str
+    ) -> OpResult:
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": key, "namespace": self.namespace},
+            "data": {FIELD: value},
+        }
+        start, start_utc = time.monotonic(), utc_iso(utc_now())
+        try:
+            answer = core.patch_namespaced_config_map(
+                key,
+                self.namespace,
+                body,
+                field_manager="kube-gauntlet-history",
+                force=True,
+                _content_type="application/apply-patch+yaml",
+                _request_timeout=self.timeout_s,
+            )
+        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
+            return self._record(
+                who,
+                url,
+                "write",
+                key,
+                value,
+                start,
+                start_utc,
+                _classify(exc),
+                None,
+                _describe(exc),
+            )
+        return self._record(
+            who,
+            url,
+            "write",
+            key,
+            value,
+            start,
+            start_utc,
+            "ok",
+            _resource_version(answer),
+        )
+
+    def _read(
+        self, core: client.CoreV1Api, who: str, url: str, key: str
+    ) -> OpResult:
+        start, start_utc = time.monotonic(), utc_iso(utc_now())
+        try:
+            answer = core.read_namespaced_config_map(
+                key, self.namespace, _request_timeout=self.timeout_s
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return self._record(
+                    who, url, "read", key, None, start, start_utc, "ok"
+                )
+            return self._record(
+                who,
+                url,
+                "read",
+                key,
+                None,
+                start,
+                start_utc,
+                _classify(exc),
+                None,
+                _describe(exc),
+            )
+        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
+            return self._record(
+                who,
+                url,
+                "read",
+                key,
+                None,
+                start,
+                start_utc,
+                _classify(exc),
+                None,
+                _describe(exc),
+            )
+        value = (answer.data or {}).get(FIELD)
+        return self._record(
+            who,
+            url,
+            "read",
+            key,
+            value,
+            start,
+            start_utc,
+            "ok",
+            _resource_version(answer),
+        )
+
+    def _record(
+        self,
+        who: str,
+        url: str,
+        kind: OpKind,
+        key: str,
+        value: str | None,
+        start: float,
+        start_utc: str,
+        result: OpResult,
+        rv: int | None = None,
+        error: str = "",
+    ) -> OpResult:
+        op = Operation(
+            who,
+            url,
+            kind,
+            key,
+            value,
+            start,
+            time.monotonic(),
+            start_utc,
+            utc_iso(utc_now()),
+            result,
+            rv,
+            error,
+        )
+        with self._lock:
+            self._ops.append(op)
+        return result
+
+
+def _resource_version(obj: client.V1ConfigMap) -> int | None:
+    text = obj.metadata.resource_version if obj.metadata else None
+    return int(text) if text and text.isdigit() else None
+
+
+def _classify(exc: BaseException) -> OpResult:
+    """``fail`` only when the request surely did nothing."""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        definite = 400 <= status < 500 and status != 408
+        return "fail" if definite else "timeout"
+    reason: BaseException | None = exc
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        reason = exc.reason
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return "fail"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+        return "fail"
+    return "timeout"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}"[:160]

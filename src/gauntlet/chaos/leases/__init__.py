@@ -1,0 +1,1 @@
+"""Leader-election Leases of the scheduler and controller-manager."""

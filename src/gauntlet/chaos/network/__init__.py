@@ -1,0 +1,1 @@
+"""Network partitions between nodes."""

@@ -1,0 +1,1 @@
+"""Workloads that experiments observe while they break things."""

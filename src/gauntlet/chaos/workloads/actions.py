@@ -1,0 +1,102 @@
+"""Deploy a small web Service to watch during a fault, and remove it."""
+
+from typing import Any
+
+from kubernetes import client, utils
+from kubernetes.client.exceptions import ApiException
+
+from gauntlet.chaos import _context, _k8s
+from gauntlet.chaos._context import Configuration, Secrets
+from gauntlet.checks.context import Images
+from gauntlet.cluster import workloads
+from gauntlet.faults import kinds
+
+__all__ = ["deploy_web_service"]
+
+READY_TIMEOUT_S = 120.0
+
+
+def deploy_web_service(
+    namespace: str,
+    name: str = "web",
+    replicas: int = 2,
+    min_available: int | None = None,
+    spread: bool = True,
+    image: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Create ``namespace`` with an HTTP Deployment and its Service.
+
+    The Deployment (label ``app=<name>``, port 8080)
+    (with ``spread``, one replica per node at most) sits behind a
+    ClusterIP Service ``<name>`` on port 80; with
+    ``min_available`` a PodDisruptionBudget guards it. Waits until every
+    replica is ready. The namespace's deletion is in the fault ledger
+    before it is created, so the run's rollbacks remove everything.
+
+    Raises:
+        ActivityFailed: an object cannot be created, or the replicas are
+            not ready within 120 s.
+    """
+    cluster = _context.cluster(secrets)
+    core = cluster.core()
+    labels = {"kube-gauntlet.io/run": _label(_context.run_id(configuration))}
+
+    def create_namespace() -> None:
+        core.create_namespace(
+            client.V1Namespace(
+                metadata=client.V1ObjectMeta(name=namespace, labels=labels)
+            )
+        )
+
+    _context.ledger(configuration).inject(
+        f"create namespace {namespace}",
+        kinds.delete_object(cluster, "Namespace", namespace),
+        create_namespace,
+    )
+    objects: list[dict[str, Any]] = [
+        workloads.web_deployment(
+            name,
+            image or Images.from_env().workload,
+            replicas=replicas,
+            spread=spread,
+        ),
+        workloads.cluster_ip_service(name),
+    ]
+    if min_available is not None:
+        objects.append(_budget(name, min_available))
+    for obj in objects:
+        try:
+            utils.create_from_dict(  # type: ignore[no-untyped-call]
+                cluster.api, obj, namespace=namespace
+            )
+        except (ApiException, utils.FailToCreateError) as exc:
+            raise RuntimeError(
+                f"create {obj['kind']} {name} in {namespace}: {exc}"
+            ) from exc
+    workloads.wait_deployment_ready(
+        cluster.apps(), namespace, name, READY_TIMEOUT_S
+    )
+    pods = workloads.pods_of(core, namespace, name)
+    return {
+        "namespace": namespace,
+        "service": name,
+        "pods": {_k8s.name(p): _k8s.node_name(p) for p in pods},
+    }
+
+
+def _budget(name: str, min_available: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {
+            "minAvailable": min_available,
+            "selector": {"matchLabels": {"app": name}},
+        },
+    }
+
+
+def _label(value: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in value)[:63]

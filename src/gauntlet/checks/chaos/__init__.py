@@ -1,0 +1,1 @@
+"""RES and PART checks: faults through the ledger, measured outcomes."""

@@ -1,0 +1,274 @@
+"""RES-01 and PART-03: a worker that loses its kubelet or its masters.
+
+Node state is watched (list, then watch from the resourceVersion), so the
+NotReady and Ready times are when the API published the change, not when
+a poll happened to look.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from gauntlet.checks.arch.observe import Watcher
+from gauntlet.checks.chaos import _support
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.cluster import workloads
+from gauntlet.faults import kinds
+from gauntlet.faults.ledger import FaultLedger
+from gauntlet.nodes.base import NodeAccess
+
+__all__ = [
+    "NOT_READY_BOUND_S",
+    "check_kubelet_stop",
+    "check_worker_partition",
+]
+
+NODE_MONITOR_GRACE_S = 50.0
+"""kube-controller-manager's default --node-monitor-grace-period."""
+NOT_READY_BOUND_S = NODE_MONITOR_GRACE_S + 15.0
+NOT_READY_TIMEOUT_S = 120.0
+READY_TIMEOUT_S = 90.0
+TAINT_TIMEOUT_S = 30.0
+UNREACHABLE = "node.kubernetes.io/unreachable"
+SERVER_PROCESS = "httpd"
+STS = f"db-{secrets.token_hex(2)}"
+"""The StatefulSet; unique, since pod names are read back as hostnames."""
+
+
+def _ready(node: Any) -> str:
+    for cond in node.status.conditions or []:
+        if cond.type == "Ready":
+            return str(cond.status)
+    return "missing"
+
+
+def _tainted(node: Any) -> bool:
+    return any(t.key == UNREACHABLE for t in node.spec.taints or [])
+
+
+def _worker(ctx: CheckContext, placed: dict[str, str]) -> str:
+    workers = sorted(n.name for n in ctx.topology.workers)
+    if len(workers) < 2:
+        raise CheckSkipped(f"{len(workers)} workers: need 2 to move work")
+    hosting = sorted(set(placed.values()) & set(workers))
+    if not hosting:
+        raise CheckSkipped("no workload pod landed on a worker")
+    return hosting[-1]
+
+
+def _serving(access: NodeAccess, node: str, pods: Iterable[str]) -> list[str]:
+    """Which of ``pods`` have a server process running on ``node``.
+
+    A container's ``/etc/hostname`` is its pod's name, so this reads the
+    host's truth without asking the API (which may be cut off).
+    """
+    script = (
+        f"for p in $(pgrep -x {SERVER_PROCESS}); do "
+        "cat /proc/$p/root/etc/hostname 2>/dev/null; done"
+    )
+    out = access.run(node, ["sh", "-c", script]).stdout.split()
+    wanted = set(pods)
+    return sorted(name for name in out if name in wanted)
+
+
+def _since(watcher: Watcher, node: str, start: float, test: Any) -> float:
+    seen = watcher.wait(
+        f"node {node} change",
+        lambda: next(
+            (s for s in watcher.history(node) if s.at >= start and test(s.obj)),
+            None,
+        ),
+        NOT_READY_TIMEOUT_S,
+        0.2,
+        lambda: f"Ready={_ready(watcher.latest()[node])}",
+    )
+    return float(seen.at - start)
+
+
+def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
+    """RES-01: a worker whose kubelet stops goes NotReady, is tainted
+    unreachable, gets no new pod and keeps its containers; after the
+    kubelet starts again it is Ready and no pod restarted.
+
+    Raises:
+        GuaranteeViolated: naming the node and the step that failed.
+        CheckSkipped: fewer than 2 workers or no node access.
+    """
+    access = ctx.require_nodes("stopping a kubelet")
+    core = ctx.cluster.core()
+    placed = _support.deploy_web(ctx)
+    worker = _worker(ctx, placed)
+    pods = _support.pod_snapshot(ctx, "web")
+    servers = _serving(access, worker, placed)
+    if not servers:
+        raise CheckSkipped(f"cannot see the pods' processes on {worker}")
+    with Watcher(core.list_node) as watcher:
+        stopped = time.time()
+        _support.inject(
+            ledger,
+            f"stop kubelet on {worker}",
+            kinds.start_component(access, worker, "kubelet"),
+            lambda: access.stop(worker, "kubelet"),
+        )
+        not_ready = _since(
+            watcher, worker, stopped, lambda n: _ready(n) != "True"
+        )
+        tainted = _since(watcher, worker, stopped, _tainted)
+        new_pod_on = _place_new_pod(ctx)
+        running = _serving(access, worker, placed)
+        started = time.time()
+        access.start(worker, "kubelet")
+        ready = _since(watcher, worker, started, lambda n: _ready(n) == "True")
+    _support.restore(ledger)
+    after = _support.pod_snapshot(ctx, "web")
+    ctx.measure(
+        "seconds to NotReady after the kubelet stops",
+        not_ready,
+        "s",
+        NOT_READY_BOUND_S,
+    )
+    ctx.measure("seconds to the unreachable taint", tainted, "s")
+    ctx.measure("seconds to Ready after the kubelet starts", ready, "s")
+    problems = []
+    if not_ready > NOT_READY_BOUND_S:
+        problems.append(f"{worker} went NotReady only after {not_ready:.0f}s")
+    if new_pod_on == worker:
+        problems.append(f"a new pod was scheduled onto NotReady {worker}")
+    if running != servers:
+        problems.append(
+            f"{worker} ran {running} of pods {servers} without its kubelet"
+        )
+    if after != pods:
+        problems.append(f"pods changed: {pods} -> {after}")
+    if problems:
+        raise violated(f"kubelet stopped on {worker}", "; ".join(problems))
+
+
+def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
+    """PART-03: a worker cut off from the control plane goes NotReady and
+    keeps its containers; after the heal it is Ready and no StatefulSet
+    pod runs twice.
+
+    Raises:
+        GuaranteeViolated: naming the node and the evidence.
+        CheckSkipped: fewer than 2 workers or no node access.
+    """
+    access = ctx.require_nodes("partitioning a worker")
+    core = ctx.cluster.core()
+    placed = _stateful_set(ctx)
+    worker = _worker(ctx, placed)
+    pods = _support.pod_snapshot(ctx, STS)
+    workers = sorted(n.name for n in ctx.topology.workers)
+    servers = _serving(access, worker, placed)
+    if not servers:
+        raise CheckSkipped(f"cannot see the pods' processes on {worker}")
+    peers = [n.name for n in ctx.topology.control_planes]
+    peers += _api_addresses(access, worker)
+    with Watcher(core.list_node) as watcher:
+        cut = time.time()
+        _support.inject(
+            ledger,
+            f"partition {worker} from {', '.join(peers)}",
+            kinds.heal_partition(access, worker),
+            lambda: access.partition(worker, peers),
+        )
+        not_ready = _since(watcher, worker, cut, lambda n: _ready(n) != "True")
+        running = _serving(access, worker, placed)
+        healed = time.time()
+        access.heal(worker)
+        ready = _since(watcher, worker, healed, lambda n: _ready(n) == "True")
+    _support.restore(ledger)
+    after = _support.pod_snapshot(ctx, STS)
+    everywhere = [p for w in workers for p in _serving(access, w, placed)]
+    ctx.measure("seconds to NotReady when cut off", not_ready, "s")
+    ctx.measure("seconds to Ready after the heal", ready, "s")
+    twice = sorted({p for p in everywhere if everywhere.count(p) > 1})
+    ctx.measure("StatefulSet pods running twice after the heal", len(twice), "")
+    problems = []
+    if running != servers:
+        problems.append(
+            f"{worker} kept {running} of pods {servers} running while cut off"
+        )
+    if after != pods:
+        problems.append(f"StatefulSet pods changed: {pods} -> {after}")
+    if twice:
+        problems.append(f"running on two workers at once: {', '.join(twice)}")
+    if problems:
+        raise violated(f"{worker} cut off", "; ".join(problems))
+
+
+def _place_new_pod(ctx: CheckContext) -> str:
+    core = ctx.cluster.core()
+    manifest = workloads.shell_pod(
+        "after-fault", ctx.images.workload, labels={"app": "after-fault"}
+    )
+    core.create_namespaced_pod(ctx.namespace, manifest)  # type: ignore[arg-type]
+    placed = workloads.wait_all_scheduled(
+        core, ctx.namespace, "after-fault", 1, 60.0
+    )
+    return next(iter(placed.values()))
+
+
+def _stateful_set(ctx: CheckContext) -> dict[str, str]:
+    """A 2-replica StatefulSet spread over the workers; pod -> node."""
+    template = workloads.web_deployment(STS, ctx.images.workload, 2)
+    spec = template["spec"]
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": STS, "labels": {"app": STS}},
+        "spec": {
+            "serviceName": STS,
+            "replicas": 2,
+            "podManagementPolicy": "Parallel",
+            "selector": spec["selector"],
+            "template": spec["template"],
+        },
+    }
+    ctx.cluster.apps().create_namespaced_stateful_set(
+        ctx.namespace,
+        manifest,  # type: ignore[arg-type]
+    )
+    core = ctx.cluster.core()
+
+    def ready() -> dict[str, str] | None:
+        found: list[Any] = workloads.pods_of(core, ctx.namespace, STS)
+        done = {
+            str(p.metadata.name): str(p.spec.node_name)
+            for p in found
+            if p.status.phase == "Running"
+            and any(c.ready for c in p.status.container_statuses or [])
+        }
+        return done if len(done) == 2 else None
+
+    from gauntlet import progress
+
+    result: dict[str, str] = progress.wait_until(
+        f"StatefulSet {STS} ready", ready, READY_TIMEOUT_S, 1.0, quiet=True
+    )
+    return result
+
+
+def _api_addresses(access: NodeAccess, node: str) -> list[str]:
+    """The API server addresses the node's kubelet talks to (its
+    kubeconfig's server), to cut as well: in HA that is a balancer."""
+    argv = access.argv(node, "kubelet")
+    path = next(
+        (a.split("=", 1)[1] for a in argv if a.startswith("--kubeconfig=")),
+        None,
+    )
+    if path is None:
+        return []
+    config = yaml.safe_load(access.read_file(node, path)) or {}
+    hosts = []
+    for entry in config.get("clusters") or []:
+        host = urlparse(str(entry["cluster"]["server"])).hostname
+        if host:
+            hosts.append(host)
+    return hosts

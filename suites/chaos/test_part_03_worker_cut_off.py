@@ -1,0 +1,24 @@
+"""PART-03: A worker cut off from the masters keeps its pods running."""
+
+import pytest
+
+from gauntlet.checks.chaos.nodes import check_worker_partition
+
+pytestmark = [
+    pytest.mark.profile("gameday"),
+    pytest.mark.disruptive,
+    pytest.mark.serial,
+]
+
+
+@pytest.mark.guarantee("PART-03")
+@pytest.mark.faults(
+    "partition a worker from the control planes and its API address"
+)
+def test_worker_cut_off_from_masters_keeps_pods_and_runs_no_pod_twice(
+    check, ledger, settled
+):
+    """Guarantee: a worker cut off from the control plane MUST go NotReady
+    while its containers keep running; after the heal it MUST be Ready and
+    no StatefulSet pod MUST run twice."""
+    check_worker_partition(check, ledger)

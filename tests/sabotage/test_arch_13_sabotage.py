@@ -1,0 +1,32 @@
+"""ARCH-13 catches an etcd member whose database nears its quota.
+
+etcd raises no alarm by hand, so the member is restarted with a quota its
+current database already fills to 85 %: over the 80 % margin, with room
+left for the lab's writes during the short observation (the restore
+disarms a NOSPACE alarm should one be raised anyway).
+"""
+
+import pytest
+from etcd_sabotage import lower_quota
+
+from gauntlet.checks.arch.etcd_health import check_etcd_is_healthy
+from gauntlet.errors import GuaranteeViolated
+
+RATIO = 0.85
+OBSERVE_S = 3.0
+
+
+def test_database_near_its_quota_is_reported(faults, lab_check, restore):
+    node, quota = lower_quota(faults, RATIO, restore)
+
+    with pytest.raises(GuaranteeViolated) as caught:
+        check_etcd_is_healthy(lab_check, observe_s=OBSERVE_S)
+
+    message = str(caught.value)
+    assert f"etcd on {node}: database" in message, message
+    assert f"of its {quota / 2**20:.1f} MiB quota (limit 80%)" in message, (
+        message
+    )
+
+    restore.close()
+    check_etcd_is_healthy(lab_check, observe_s=OBSERVE_S)

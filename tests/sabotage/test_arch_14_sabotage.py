@@ -1,0 +1,32 @@
+"""ARCH-14 catches a scheduler Lease that nobody renews."""
+
+import pytest
+from arch_sabotage import stop_on_control_planes
+
+from gauntlet.checks.arch.leases import check_one_active_leader_each
+from gauntlet.errors import GuaranteeViolated
+
+
+def test_unrenewed_scheduler_lease_is_reported(
+    faults, cluster, lab_check, restore
+):
+    holder = (
+        cluster.coordination()
+        .read_namespaced_lease("kube-scheduler", "kube-system")
+        .spec.holder_identity
+    )
+    stop_on_control_planes(faults, cluster, "kube-scheduler", restore)
+
+    with pytest.raises(GuaranteeViolated) as caught:
+        check_one_active_leader_each(lab_check)
+
+    message = str(caught.value)
+    lease = "Lease kube-system/kube-scheduler"
+    assert (
+        f"{lease} held by {holder} was not renewed for" in message
+        or f"{lease} has no holder" in message
+    ), message
+    assert "kube-controller-manager" not in message, message
+
+    restore.close()
+    check_one_active_leader_each(lab_check)
