@@ -42,7 +42,7 @@ PROFILES: dict[str, ProfileSpec] = {
         ProfileSpec(
             "gameday",
             "resilience and partition drills: kills, stops, partitions",
-            ("suites/res", "suites/part"),
+            ("suites/chaos",),
             "",
             destructive=True,
         ),

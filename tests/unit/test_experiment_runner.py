@@ -144,3 +144,7 @@ def test_a_malformed_experiment_is_one_line(tmp_path, text, expected):
     with pytest.raises(InvalidScenario) as caught:
         load_experiment_file(path)
     assert expected in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_empty_journal_never_passes():
+    assert judge({})[0] == "failed"

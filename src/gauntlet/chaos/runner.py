@@ -127,6 +127,8 @@ def run_experiment_file(
 
 def judge(journal: Mapping[str, Any]) -> tuple[Verdict, tuple[str, ...]]:
     """The verdict of a chaoslib journal, with the reasons for a failure."""
+    if not journal.get("status"):
+        return "failed", ("the experiment did not run to an end",)
     if journal.get("status") == "interrupted":
         return "interrupted", ("the run was interrupted",)
     reasons: list[str] = []

@@ -154,7 +154,9 @@ class LabFaults:
             raise LabError(f"reading {path} on {node_name}: {exc}") from exc
 
     def processes(self, node_name: str) -> list[Process]:
-        out = self.exec(node_name, ["ps", "-eo", "pid=,ppid=,comm=,args="])
+        out = self.exec(
+            node_name, ["ps", "-ww", "-eo", "pid=,ppid=,comm=,args="]
+        )
         procs = []
         for line in out.stdout.splitlines():
             parts = line.split(None, 3)

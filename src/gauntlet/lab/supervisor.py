@@ -235,20 +235,28 @@ class Supervisor:
         return {"ok": True, "component": comp.view()}
 
     def _serve_one(self, server: socket.socket) -> None:
-        conn, _ = server.accept()
+        """Answer one request; a client that went away never kills PID 1."""
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
         with conn:
-            conn.settimeout(30)
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
             try:
-                reply = self.handle(json.loads(data or b"{}"))
-            except Exception as exc:  # noqa: BLE001 - report, keep serving
-                reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            conn.sendall(json.dumps(reply).encode() + b"\n")
+                conn.settimeout(30)
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                try:
+                    reply = self.handle(json.loads(data or b"{}"))
+                except Exception as exc:  # noqa: BLE001 - report, keep serving
+                    reply = {"ok": False,
+                             "error": f"{type(exc).__name__}: {exc}"}
+                conn.sendall(json.dumps(reply).encode() + b"\n")
+            except OSError:
+                return  # the client gave up (timeout, closed): its loss
 
     def run(self, server: socket.socket) -> None:
         """Serve requests and keep components alive until shutdown."""

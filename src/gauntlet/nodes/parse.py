@@ -8,7 +8,7 @@ from gauntlet.nodes.types import Connection, Process
 
 __all__ = ["PS_ARGV", "SS_ARGV", "parse_ps", "parse_ss"]
 
-PS_ARGV = ["ps", "-eo", "pid=,ppid=,comm=,args="]
+PS_ARGV = ["ps", "-ww", "-eo", "pid=,ppid=,comm=,args="]
 SS_ARGV = ["ss", "-Htnp", "state", "established"]
 _SS_USER = re.compile(r'\("([^"]+)",pid=(\d+)')
 

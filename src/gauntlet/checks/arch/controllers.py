@@ -3,9 +3,9 @@
 A two-replica web Deployment is made ready; then one pod is deleted and a
 watch times, from the delete call, until a replacement is Ready; then the
 Deployment is scaled 2 -> 4 -> 1 and each step is timed until exactly the
-wanted number of pods exists, all Ready and none terminating. A step that
-misses its bound names kube-controller-manager with the state of its
-leader Lease.
+wanted number of live pods (not terminating: their removal is the
+kubelet's part) exists, all Ready. A step that misses its bound names
+kube-controller-manager with the state of its leader Lease.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def check_controllers_hold_desired_state(ctx: CheckContext) -> None:
 def deploy_replicated_web(ctx: CheckContext) -> str:
     """Create the Deployment, wait until its replicas are Ready; its name."""
     name = unique(APP)
+    workloads.ensure_service_account(ctx.cluster.core(), ctx.namespace)
     body: KubeObject = workloads.web_deployment(
         name, ctx.images.workload, replicas=REPLICAS, spread=False
     )
@@ -135,8 +136,8 @@ def _live_ready(count: int) -> Callable[[dict[str, KubeObject]], bool]:
 
 def _exactly_ready(count: int) -> Callable[[dict[str, KubeObject]], bool]:
     def converged(latest: dict[str, KubeObject]) -> bool:
-        pods = list(latest.values())
-        return len(pods) == count and all(_is_live_ready(p) for p in pods)
+        live = [p for p in latest.values() if not p.metadata.deletion_timestamp]
+        return len(live) == count and all(_is_live_ready(p) for p in live)
 
     return converged
 

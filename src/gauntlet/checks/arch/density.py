@@ -125,6 +125,7 @@ def _pods_on(ctx: CheckContext, node: str) -> list[KubeObject]:
 def _fill(ctx: CheckContext, node: str, limit: int) -> Fill:
     """Send room + 1 pods to ``node``; wait until placement settles."""
     core, ns, app = ctx.cluster.core(), ctx.namespace, unique("fill")
+    workloads.ensure_service_account(core, ns)
     existing = len(_pods_on(ctx, node))
     room = max(limit - existing, 0)
     for i in range(room + 1):

@@ -82,6 +82,7 @@ def watch_node_leases(ctx: CheckContext) -> Watcher:
 def start_failing_liveness_pod(ctx: CheckContext) -> ProbedPod:
     """Start a pod whose liveness probe never passes; wait until it runs."""
     core, ns, name = ctx.cluster.core(), ctx.namespace, unique("liveness")
+    workloads.ensure_service_account(core, ns)
     body: KubeObject = workloads.shell_pod(name, ctx.images.workload)
     spec = body["spec"]
     spec["restartPolicy"] = "Always"
@@ -131,6 +132,7 @@ def check_liveness_restarts(ctx: CheckContext, probed: ProbedPod) -> float:
 def check_volumes_mounted(ctx: CheckContext) -> None:
     """A ConfigMap volume is readable; an emptyDir is shared by containers."""
     core, ns, name = ctx.cluster.core(), ctx.namespace, unique("volumes")
+    workloads.ensure_service_account(core, ns)
     value = secrets.token_hex(8)
     config_map: KubeObject = {
         "metadata": {"name": name},

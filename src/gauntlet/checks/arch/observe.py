@@ -187,7 +187,7 @@ class Watcher:
                     rv = str(stream.resource_version or rv)
                 rv = str(stream.resource_version or rv)
             except ApiException as exc:
-                self.error = f"{exc.status} {exc.reason}"
+                self.error = _short(f"{exc.status} {exc.reason}")
                 if self._stop.is_set():
                     return
                 if exc.status == 410:
@@ -195,14 +195,14 @@ class Watcher:
                 else:
                     self._stop.wait(RETRY_S)
             except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-                self.error = f"{type(exc).__name__}: {exc}"
+                self.error = _short(f"{type(exc).__name__}: {exc}")
                 self._stop.wait(RETRY_S)
 
     def _relist_quietly(self, rv: str) -> str:
         try:
             return self._relist()
         except (ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            self.error = f"relist: {exc}"
+            self.error = _short(f"relist: {exc}")
             self._stop.wait(RETRY_S)
             return rv
 
@@ -313,6 +313,12 @@ def unique(prefix: str) -> str:
     """``prefix-3fa1``: a name that a re-run in the same namespace can
     use again (sabotage tests run a check twice in one namespace)."""
     return f"{prefix}-{secrets.token_hex(2)}"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    """One line of at most ``limit`` characters (for messages)."""
+    line = text.strip().splitlines()[0] if text.strip() else text
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _aware(when: datetime) -> datetime:

@@ -116,6 +116,7 @@ def check_pod_creation_flow(ctx: CheckContext) -> None:
 def _create_pods(ctx: CheckContext, app: str, count: int) -> dict[str, float]:
     """Create the pods; name -> wall time just before its create call."""
     core, submitted = ctx.cluster.core(), {}
+    workloads.ensure_service_account(core, ctx.namespace)
     for i in range(count):
         name = f"{app}-{i}"
         body: KubeObject = workloads.shell_pod(

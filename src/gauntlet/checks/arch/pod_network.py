@@ -57,6 +57,7 @@ def check_pods_talk_across_nodes(ctx: CheckContext) -> None:
 
 def _start_peers(ctx: CheckContext, *nodes: str) -> list[Peer]:
     core, ns, tag = ctx.cluster.core(), ctx.namespace, unique("peer")
+    workloads.ensure_service_account(core, ns)
     names = [f"{tag}-{node}" for node in nodes]
     for name, node in zip(names, nodes, strict=True):
         body: KubeObject = workloads.shell_pod(

@@ -122,6 +122,7 @@ def _create(
     ctx: CheckContext, names: TestPods, target: str, request_m: int
 ) -> None:
     core, ns, image = ctx.cluster.core(), ctx.namespace, ctx.images.workload
+    workloads.ensure_service_account(core, ns)
     oversized: KubeObject = workloads.shell_pod(
         names.oversized, image, tolerate_all=True
     )

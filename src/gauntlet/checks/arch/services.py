@@ -81,6 +81,7 @@ def serve_through_cluster_ip(ctx: CheckContext) -> ServiceUnderTest:
     if len(ctx.topology.workers) < 2:
         raise CheckSkipped("needs two workers to spread the backends")
     core, ns, name = ctx.cluster.core(), ctx.namespace, unique(APP)
+    workloads.ensure_service_account(core, ns)
     deployment: KubeObject = workloads.web_deployment(
         name, ctx.images.workload, replicas=2
     )

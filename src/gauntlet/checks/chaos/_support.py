@@ -29,6 +29,7 @@ from gauntlet.nodes.base import NodeAccess
 
 __all__ = [
     "ChaosConfig",
+    "apiserver_urls",
     "WriteStats",
     "chaos_config",
     "deploy_web",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 HEALTH_TIMEOUT_S = 180.0
+API_PORT = "6443"
 POLL_S = 1.0
 CLIENT_POD = "svc-client"
 CLIENT_PERIOD_S = 0.5
@@ -273,6 +275,18 @@ def etcd_nodes(config: ChaosConfig) -> tuple[str, list[str]]:
     return leaders[0], sorted(m.host for m in members if not m.is_leader)
 
 
+def apiserver_urls(ctx: CheckContext) -> dict[str, str]:
+    """Each control plane's API server URL: as published in the
+    ``kubernetes`` EndpointSlices, else its InternalIP on the published
+    port (an API server that just came back may not be published yet)."""
+    found = _api.apiserver_endpoints(ctx.cluster)
+    port = next((u.rsplit(":", 1)[1] for u in found.values()), API_PORT)
+    for node in ctx.topology.control_planes:
+        if node.name not in found and node.internal_ip:
+            found[node.name] = f"https://{node.internal_ip}:{port}"
+    return dict(sorted(found.items()))
+
+
 def wait_control_plane_healthy(
     ctx: CheckContext,
     config: ChaosConfig,
@@ -288,14 +302,20 @@ def wait_control_plane_healthy(
     from gauntlet import progress
 
     start = time.monotonic()
-    endpoints = _api.apiserver_endpoints(ctx.cluster)
 
     def healthy() -> bool:
         found = _etcd.members(config.configuration, config.secrets)
         leaders = {m.leader_id for m in found}
         if len(found) < members or len(leaders) != 1 or "0" in leaders:
             return False
-        return all(writable(ctx, url) for url in endpoints.values())
+        endpoints = apiserver_urls(ctx)
+        if not all(writable(ctx, url) for url in endpoints.values()):
+            return False
+        # The ServiceAccount controller (kube-controller-manager) works:
+        ctx.cluster.core().read_namespaced_service_account(
+            "default", ctx.namespace
+        )
+        return True
 
     progress.wait_until(
         "the control plane to be healthy again",

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gauntlet import progress
-from gauntlet.chaos import _api
 from gauntlet.checks.arch.observe import Watcher
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
@@ -123,7 +122,7 @@ def check_apiserver_loss(
     """
     access = ctx.require_nodes("stopping an API server")
     config = _support.chaos_config(ctx, access)
-    endpoints = _api.apiserver_endpoints(ctx.cluster)
+    endpoints = _support.apiserver_urls(ctx)
     if len(endpoints) < 2:
         raise CheckSkipped(f"{len(endpoints)} API server: no HA to test")
     victim = sorted(endpoints)[0]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.chaos import _api
 from gauntlet.chaos.history import (
     PartitionWindow,
     check_history,
@@ -41,7 +40,6 @@ WARMUP_S = 2.0
 WRITE_TIMEOUT_S = 10.0
 """Longer than etcd's request timeout: the minority answers, not us."""
 HISTORY_TIMEOUT_S = 2.0
-API_PORT = 6443
 PROBE_NAMESPACE = "default"
 """Every API server bootstraps it, whatever store it talks to."""
 
@@ -69,17 +67,7 @@ def _split(ctx: CheckContext, minority: str | None) -> tuple[str, list[str]]:
 
 
 def _endpoints(ctx: CheckContext, nodes: list[str]) -> dict[str, str]:
-    """Each node's API server URL: as published in the ``kubernetes``
-    EndpointSlices, else its InternalIP on the published port (an API
-    server that just recovered may not have re-published itself yet)."""
-    found = _api.apiserver_endpoints(ctx.cluster)
-    port = next(
-        (url.rsplit(":", 1)[1] for url in found.values()), str(API_PORT)
-    )
-    addresses = {n.name: n.internal_ip for n in ctx.topology.nodes}
-    for name in nodes:
-        if name not in found and addresses.get(name):
-            found[name] = f"https://{addresses[name]}:{port}"
+    found = _support.apiserver_urls(ctx)
     missing = [n for n in nodes if n not in found]
     if missing:
         raise CheckSkipped(
