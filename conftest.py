@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gauntlet import progress
 from gauntlet.checks.context import CheckContext, CheckSkipped, Images
+from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.errors import GauntletError, LabError, NodeAccessError
@@ -208,6 +209,8 @@ def test_namespace(
             )
         )
     )
+    # Pods are refused until the namespace's default ServiceAccount exists.
+    workloads.ensure_service_account(core, name)
     yield name
     reports = request.node.stash.get(_REPORTS, {})
     failed = any(r.failed for r in reports.values())
