@@ -9,7 +9,6 @@ caller's job (the fault ledger records the inverse before injecting).
 from __future__ import annotations
 
 import json
-import re
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -21,32 +20,8 @@ from gauntlet.lab import network, node, sh
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.topology import LabNode
-
-_SS_USER = re.compile(r'\("([^"]+)",pid=(\d+)')
-
-
-@dataclass(frozen=True)
-class Process:
-    """A process as seen inside a node (PIDs of the node's namespace)."""
-
-    pid: int
-    ppid: int
-    comm: str
-    args: str
-
-
-@dataclass(frozen=True)
-class Connection:
-    """An established TCP connection on a node and its owning process."""
-
-    local: str
-    remote: str
-    process: str | None
-    pid: int | None
-
-    @property
-    def local_port(self) -> int:
-        return int(self.local.rsplit(":", 1)[1])
+from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
+from gauntlet.nodes.types import Connection, Process
 
 
 @dataclass(frozen=True)
@@ -154,41 +129,11 @@ class LabFaults:
             raise LabError(f"reading {path} on {node_name}: {exc}") from exc
 
     def processes(self, node_name: str) -> list[Process]:
-        out = self.exec(
-            node_name, ["ps", "-ww", "-eo", "pid=,ppid=,comm=,args="]
-        )
-        procs = []
-        for line in out.stdout.splitlines():
-            parts = line.split(None, 3)
-            if len(parts) >= 3:
-                procs.append(
-                    Process(
-                        int(parts[0]),
-                        int(parts[1]),
-                        parts[2],
-                        parts[3] if len(parts) > 3 else "",
-                    )
-                )
-        return procs
+        return parse_ps(self.exec(node_name, PS_ARGV).stdout)
 
     def connections(self, node_name: str) -> list[Connection]:
         """Established TCP connections on the node, with owning process."""
-        out = self.exec(node_name, ["ss", "-Htnp", "state", "established"])
-        conns = []
-        for line in out.stdout.splitlines():
-            parts = line.split()
-            if len(parts) < 4:
-                continue
-            users = _SS_USER.search(line)
-            conns.append(
-                Connection(
-                    local=parts[2],
-                    remote=parts[3],
-                    process=users.group(1) if users else None,
-                    pid=int(users.group(2)) if users else None,
-                )
-            )
-        return conns
+        return parse_ss(self.exec(node_name, SS_ARGV).stdout)
 
     # -- etcd --
 

@@ -68,16 +68,10 @@ class LabNodeAccess:
         return self._faults.read_file(node, path)
 
     def connections(self, node: str) -> list[Connection]:
-        return [
-            Connection(c.local, c.remote, c.process, c.pid)
-            for c in self._faults.connections(node)
-        ]
+        return self._faults.connections(node)
 
     def processes(self, node: str) -> list[Process]:
-        return [
-            Process(p.pid, p.ppid, p.comm, p.args)
-            for p in self._faults.processes(node)
-        ]
+        return self._faults.processes(node)
 
     def cleanup(self) -> None:
         """Nothing to remove: the lab backend creates nothing."""
