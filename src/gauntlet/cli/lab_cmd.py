@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from gauntlet.errors import LabError
 from gauntlet.lab import network
@@ -81,7 +82,7 @@ def _status(lab: LabCluster, as_json: bool) -> int:
         ready = set(lab.ready_nodes())
     except LabError:
         ready = set()
-    report = []
+    report: list[dict[str, Any]] = []
     for n in topo.nodes:
         try:
             comps = lab.components(n.name)
@@ -122,7 +123,8 @@ def _status(lab: LabCluster, as_json: bool) -> int:
                 else ""
             )
         )
-        for c in entry["components"]:
+        components: list[dict[str, Any]] = entry["components"]
+        for c in components:
             print(
                 f"    {c['name']:<24} {c['state']:<11} pid={c['pid']} "
                 f"restarts={c['restarts']}"

@@ -252,8 +252,10 @@ class Supervisor:
                 try:
                     reply = self.handle(json.loads(data or b"{}"))
                 except Exception as exc:  # noqa: BLE001 - report, keep serving
-                    reply = {"ok": False,
-                             "error": f"{type(exc).__name__}: {exc}"}
+                    reply = {
+                        "ok": False,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
                 conn.sendall(json.dumps(reply).encode() + b"\n")
             except OSError:
                 return  # the client gave up (timeout, closed): its loss

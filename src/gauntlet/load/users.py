@@ -19,14 +19,14 @@ NAMESPACE = os.environ.get("KG_LOAD_NAMESPACE", "default")
 _server_errors = 0
 
 
-@events.request.add_listener  # type: ignore[misc]
+@events.request.add_listener  # type: ignore[untyped-decorator]
 def _count_5xx(response: Any = None, **_kw: Any) -> None:
     global _server_errors
     if response is not None and getattr(response, "status_code", 0) >= 500:
         _server_errors += 1
 
 
-@events.quitting.add_listener  # type: ignore[misc]
+@events.quitting.add_listener  # type: ignore[untyped-decorator]
 def _write_5xx(**_kw: Any) -> None:
     path = os.environ.get("KG_LOAD_5XX_FILE")
     if path:
@@ -34,7 +34,7 @@ def _write_5xx(**_kw: Any) -> None:
             out.write(str(_server_errors))
 
 
-class ApiServerUser(HttpUser):  # type: ignore[misc]
+class ApiServerUser(HttpUser):
     """One API client doing the upstream SLO's request mix."""
 
     wait_time = between(0.05, 0.2)

@@ -71,7 +71,7 @@ def tag(*tags: str) -> None:
 def parameter(name: str, value: str) -> None:
     """Show ``name = value`` in the test's header (used for measurements)."""
     if _HAVE_ALLURE:
-        allure.dynamic.parameter(name, value)  # type: ignore[no-untyped-call]
+        allure.dynamic.parameter(name, value)
 
 
 def suite(parent: str, name: str) -> None:
