@@ -194,8 +194,15 @@ def check_leader_failover(
             progressed = _work_progresses(ctx, component)
             seen = watcher.wait(
                 f"lease {lease} taken over",
-                lambda lease=lease, holder=holder: watcher.first(  # type: ignore[misc]
-                    lease, lambda obj: _holder(obj) not in ("", holder)
+                lambda lease=lease, holder=holder, since=stopped: next(  # type: ignore[misc]
+                    (
+                        s
+                        for s in watcher.history(lease)
+                        if s.at >= since
+                        and s.kind != "DELETED"
+                        and _holder(s.obj) not in ("", holder)
+                    ),
+                    None,
                 ),
                 TAKEOVER_TIMEOUT_S,
                 0.2,
