@@ -77,7 +77,12 @@ def etcdctl_json(
         proc = LabFaults().etcdctl(*args, "-w", "json", endpoints=endpoints)
         out, err = proc.stdout, proc.stderr
     else:
-        out, err = _in_static_pod(args, secrets, endpoints)
+        try:
+            out, err = _in_static_pod(args, secrets, endpoints)
+        except NoEtcdPod:
+            out, err = _on_control_plane_host(
+                args, configuration, secrets, endpoints
+            )
     try:
         rows = json.loads(out or "[]")
     except ValueError as exc:
@@ -155,7 +160,7 @@ def _in_static_pod(
         ) from exc
     running = [p for p in pods if _k8s.phase(p) == "Running"]
     if not running:
-        raise GauntletError(
+        raise NoEtcdPod(
             "no running etcd static pod in kube-system (component=etcd): "
             "etcd is hidden or not kubeadm-style"
         )
@@ -179,6 +184,72 @@ def _in_static_pod(
         core, "kube-system", _k8s.name(running[0]), argv, timeout_s=30
     )
     return result.stdout, result.stderr
+
+
+class NoEtcdPod(GauntletError):
+    """etcd runs as a host service (or is hidden), not as a static pod."""
+
+
+# Host-service control planes (the lab, hand-built clusters): run the
+# etcdctl that sits next to the running etcd binary, with kubeadm's
+# certificate layout, through node access on a control-plane node.
+_HOST_ETCDCTL = (
+    'pid=$(pgrep -x etcd | head -n1); [ -n "$pid" ] || exit 3; '
+    'exe=$(readlink /proc/$pid/exe); dir=$(dirname "$exe"); '
+    'ctl="$dir/etcdctl"; [ -x "$ctl" ] || ctl=etcdctl; exec "$ctl" "$@"'
+)
+
+
+def _on_control_plane_host(
+    args: list[str],
+    configuration: _context.Configuration,
+    secrets: _context.Secrets,
+    only: list[str] | None,
+) -> tuple[str, str]:
+    cluster = _context.cluster(secrets)
+    every: list[Any] = cluster.core().list_node().items
+    nodes = [
+        n
+        for n in every
+        if "node-role.kubernetes.io/control-plane" in (n.metadata.labels or {})
+    ]
+    ips = sorted(
+        a.address
+        for n in nodes
+        for a in (n.status.addresses or [])
+        if a.type == "InternalIP"
+    )
+    if not nodes:
+        raise GauntletError("etcd is hidden: no control-plane node visible")
+    endpoints = ",".join(
+        only or [f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips]
+    )
+    access = _context.node_access(configuration, secrets)
+    last = ""
+    for node in nodes:
+        proc = access.run(
+            str(node.metadata.name),
+            [
+                "sh",
+                "-c",
+                _HOST_ETCDCTL,
+                "etcdctl",
+                f"--endpoints={endpoints}",
+                f"--cacert={KUBEADM_PKI}/ca.crt",
+                f"--cert={KUBEADM_PKI}/healthcheck-client.crt",
+                f"--key={KUBEADM_PKI}/healthcheck-client.key",
+                "--dial-timeout=2s",
+                "--command-timeout=5s",
+                *args,
+                "-w",
+                "json",
+            ],
+            timeout_s=30,
+        )
+        if proc.stdout.strip():
+            return proc.stdout, proc.stderr
+        last = proc.stderr
+    return "", last
 
 
 def _address(pod: client.V1Pod) -> str:
