@@ -73,6 +73,9 @@ def prepare_machine(config: dict[str, object]) -> None:
         if not os.path.exists(source):
             os.makedirs(source)
         _mount("--bind", source, target)
+    for path in config.get("tmpfs", []):  # type: ignore[attr-defined]
+        os.makedirs(path, exist_ok=True)
+        _mount("-t", "tmpfs", "-o", "mode=700,size=2g", "tmpfs", str(path))
     os.makedirs("/run/containerd", exist_ok=True)
     os.makedirs("/var/lib/kubelet", exist_ok=True)
 
