@@ -45,7 +45,13 @@ def test_gameday_passes_with_measurements(lab):
     assert all(measured[g] for g in MUST_PASS), "a guarantee measured nothing"
 
 
-def test_pod_backend_runs_res_01_and_res_03_like_a_kubeadm_user(lab):
+def test_pod_backend_runs_res_03_like_a_kubeadm_user(lab):
+    """RES-03 through privileged helper pods instead of the lab's API.
+
+    RES-01 through the pod backend is not here: its checks look at the
+    node while its kubelet is stopped, and the pod backend's exec path
+    runs through that kubelet.
+    """
     proc = gauntlet(
         "run",
         "--profile",
@@ -55,11 +61,10 @@ def test_pod_backend_runs_res_01_and_res_03_like_a_kubeadm_user(lab):
         "--node-access",
         "pod",
         "-k",
-        "res_01 or res_03",
+        "res_03",
         timeout=900,
     )
     summary = summary_of(proc)
     verdicts = {g["guarantee"]: g["verdict"] for g in summary["guarantees"]}
-    assert verdicts.get("RES-01") == "pass", proc.stdout[-3000:]
     assert verdicts.get("RES-03") == "pass", proc.stdout[-3000:]
     assert proc.returncode == 0

@@ -20,6 +20,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
+from websocket import WebSocketException
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import NodeAccessError, PermissionMissing
@@ -189,6 +190,13 @@ class HelperPods:
             out.append(resp.read_channel(_STDOUT, timeout=0))
             err.append(resp.read_channel(_STDERR, timeout=0))
             status = resp.read_channel(_ERROR, timeout=0)
+        except WebSocketException as exc:
+            # The exec stream runs through the node's kubelet: stopping
+            # it, or cutting the node off, closes the stream mid-command.
+            raise NodeAccessError(
+                f"{' '.join(argv)[:80]} on node {node}: exec stream lost "
+                f"({type(exc).__name__}); is the node's kubelet reachable?"
+            ) from exc
         finally:
             resp.close()
         return subprocess.CompletedProcess(

@@ -10,9 +10,11 @@ kubelet, partitioning the node) is undone by the host itself after
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from kubernetes.client.exceptions import ApiException
 
@@ -28,6 +30,7 @@ from gauntlet.nodes.types import Connection, Process
 __all__ = ["DEFAULT_MAX_OUTAGE_S", "PodNodeAccess"]
 
 DEFAULT_MAX_OUTAGE_S = 600.0
+REACH_POLL_S = 2.0
 
 
 class PodNodeAccess:
@@ -39,13 +42,16 @@ class PodNodeAccess:
         run_id: str,
         target_params: dict[str, str],
         image: str | None = None,
-        max_outage_s: float = DEFAULT_MAX_OUTAGE_S,
+        max_outage_s: float | None = None,
     ) -> None:
         self._cluster = cluster
         self._pods = HelperPods(cluster, run_id, image)
         self._target_params = dict(target_params)
         self._run_id = run_id
-        self.max_outage_s = max_outage_s
+        self.max_outage_s = max_outage_s or float(
+            os.environ.get("KUBE_GAUNTLET_POD_MAX_OUTAGE_S")
+            or DEFAULT_MAX_OUTAGE_S
+        )
 
     @property
     def kind(self) -> str:
@@ -72,10 +78,18 @@ class PodNodeAccess:
         return self._pods.exec(node, hc.on_host(argv), timeout_s)
 
     def stop(self, node: str, component: str) -> None:
-        self._component("stop", node, component)
+        try:
+            self._component("stop", node, component)
+        except NodeAccessError:
+            if component != "kubelet":
+                raise
+            # Stopping the kubelet closes the very exec stream that asked
+            # for it; the request reached the host before the stream died.
 
     def start(self, node: str, component: str) -> None:
-        self._component("start", node, component)
+        self._when_reachable(
+            node, lambda: self._component("start", node, component)
+        )
 
     def kill(
         self, node: str, component: str, sig: int = signal.SIGKILL
@@ -97,7 +111,12 @@ class PodNodeAccess:
         self._checked(node, f"partitioning from {', '.join(peers)}", script)
 
     def heal(self, node: str) -> None:
-        self._checked(node, "healing partitions", hc.heal_script(node))
+        self._when_reachable(
+            node,
+            lambda: self._checked(
+                node, "healing partitions", hc.heal_script(node)
+            ),
+        )
 
     def read_file(self, node: str, path: str) -> str:
         proc = self.run(node, ["cat", "--", path])
@@ -119,6 +138,25 @@ class PodNodeAccess:
 
     def cleanup(self) -> None:
         self._pods.delete_all()
+
+    def _when_reachable(self, node: str, action: Callable[[], object]) -> None:
+        """Run ``action``; if the exec path is cut (the kubelet stopped, the
+        node partitioned), wait for the host's own undo to restore it, then
+        run it again (undo actions are idempotent)."""
+        try:
+            action()
+            return
+        except NodeAccessError as first:
+            deadline = time.monotonic() + self.max_outage_s + 30
+            while time.monotonic() < deadline:
+                time.sleep(REACH_POLL_S)
+                try:
+                    self.run(node, ["true"], timeout_s=10)
+                except NodeAccessError:
+                    continue
+                action()
+                return
+            raise first
 
     def _component(
         self,
