@@ -34,7 +34,12 @@ def test_gate_on_the_lab_passes_and_writes_every_report(lab):
     run_dir = PROJECT / "reports" / summary["run_id"]
     verdicts = {g["guarantee"]: g["verdict"] for g in summary["guarantees"]}
     assert verdicts and set(verdicts.values()) <= {"pass", "skip"}, verdicts
-    assert all(v == "pass" for v in verdicts.values()), verdicts
+    # ARCH-15 can only exercise a pod limit on a node whose limit is low;
+    # the lab keeps 110, so it reports and skips (its sabotage test sets 5).
+    skipped = {k for k, v in verdicts.items() if v == "skip"}
+    assert skipped <= {"ARCH-15"}, verdicts
+    assert all(v == "pass" for k, v in verdicts.items() if k not in skipped)
+    assert len(verdicts) == 16, verdicts
     assert (run_dir / "html" / "index.html").is_file()
     assert (run_dir / "junit.xml").is_file()
     assert any((run_dir / "allure-results").glob("*-result.json"))
