@@ -512,24 +512,12 @@ class HistoryRecorder:
             answer = core.read_namespaced_config_map(
                 key, self.namespace, _request_timeout=self.timeout_s
             )
-        except ApiException as exc:
-            if exc.status == 404:
+        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
+            if isinstance(exc, ApiException) and exc.status == 404:
+                # Not written yet: a successful read of "no value".
                 return self._record(
                     who, url, "read", key, None, start, start_utc, "ok"
                 )
-            return self._record(
-                who,
-                url,
-                "read",
-                key,
-                None,
-                start,
-                start_utc,
-                _classify(exc),
-                None,
-                _describe(exc),
-            )
-        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
             return self._record(
                 who,
                 url,
