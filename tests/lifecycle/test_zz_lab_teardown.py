@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,19 @@ def test_up_rebuilds_a_lab_whose_processes_were_killed(lab: LabCluster):
     victim = node.init_pid(lab.paths.node("cp2"))
     assert victim is not None
     os.kill(victim, signal.SIGKILL)  # as if the host lost the node
+    _wait_gone(lab, "cp2")
     assert not lab.healthy()
     report = lab.up(control_planes=3, workers=2)
     assert not report.reused
     assert sorted(lab.ready_nodes()) == ["cp1", "cp2", "cp3", "w1", "w2"]
+
+
+def _wait_gone(lab: LabCluster, name: str, timeout_s: float = 15.0) -> None:
+    """SIGKILL is delivered asynchronously: wait until the node's init has exited."""
+    deadline = time.monotonic() + timeout_s
+    while node.init_pid(lab.paths.node(name)) is not None:
+        assert time.monotonic() < deadline, f"{name}'s init survived SIGKILL for {timeout_s}s"
+        time.sleep(0.1)
 
 
 def test_down_leaves_nothing_behind_and_is_idempotent(lab: LabCluster):
