@@ -74,6 +74,20 @@ class LabFaults:
         """Signal a component; the supervisor restarts it after its delay."""
         self._call(node_name, "kill", name=component, signal=int(sig))
 
+    def set_restart(
+        self,
+        node_name: str,
+        component: str,
+        restart: bool,
+        delay_s: float | None = None,
+    ) -> None:
+        """Like ``Restart=`` and ``RestartSec=`` in a systemd unit: with
+        ``restart`` False a crashed component stays down (a broken node)."""
+        fields: dict[str, Any] = {"restart": restart}
+        if delay_s is not None:
+            fields["delay_s"] = delay_s
+        self._call(node_name, "set_restart", name=component, **fields)
+
     def argv(self, node_name: str, component: str) -> list[str]:
         return list(self.component(node_name, component)["argv"])
 

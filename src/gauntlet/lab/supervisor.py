@@ -35,6 +35,8 @@ class Component:
     ready_path: str | None = None
     oneshot: bool = False
     restart_delay_s: float = 2.0
+    restart: bool = True
+    """``Restart=always`` (True) or ``Restart=no`` (False)."""
     desired: str = "running"
     state: str = "waiting"
     pid: int | None = None
@@ -50,6 +52,8 @@ class Component:
             "state": self.state,
             "pid": self.pid,
             "restarts": self.restarts,
+            "restart": self.restart,
+            "restart_delay_s": self.restart_delay_s,
             "last_exit": self.last_exit,
             "started_at": self.started_at,
             "argv": self.argv,
@@ -134,6 +138,9 @@ class Supervisor:
             comp.last_exit = os.waitstatus_to_exitcode(status)
             if comp.oneshot and comp.last_exit == 0:
                 comp.state = "done"
+            elif not comp.restart and comp.desired == "running":
+                comp.desired = "stopped"  # Restart=no: failed until started
+                comp.state = "failed"
             elif comp.desired == "running" and not self.shutting_down:
                 comp.state = "restarting"
                 comp.restarts += 1
@@ -221,6 +228,11 @@ class Supervisor:
             if comp.pid is None:
                 return {"ok": False, "error": f"{comp.name} is not running"}
             os.kill(comp.pid, sig)
+        elif op == "set_restart":
+            comp.restart = bool(request.get("restart", True))
+            comp.restart_delay_s = float(
+                request.get("delay_s", comp.restart_delay_s)
+            )
         elif op == "set_argv":
             argv = request.get("argv")
             if not isinstance(argv, list) or not argv:

@@ -78,13 +78,7 @@ class PodNodeAccess:
         return self._pods.exec(node, hc.on_host(argv), timeout_s)
 
     def stop(self, node: str, component: str) -> None:
-        try:
-            self._component("stop", node, component)
-        except NodeAccessError:
-            if component != "kubelet":
-                raise
-            # Stopping the kubelet closes the very exec stream that asked
-            # for it; the request reached the host before the stream died.
+        self._cutting_own_path("stop", node, component)
 
     def start(self, node: str, component: str) -> None:
         self._when_reachable(
@@ -94,7 +88,7 @@ class PodNodeAccess:
     def kill(
         self, node: str, component: str, sig: int = signal.SIGKILL
     ) -> None:
-        self._component("kill", node, component, sig)
+        self._cutting_own_path("kill", node, component, sig)
 
     def argv(self, node: str, component: str) -> list[str]:
         script = hc.argv_script(component, _socket(node))
@@ -157,6 +151,21 @@ class PodNodeAccess:
                 action()
                 return
             raise first
+
+    def _cutting_own_path(
+        self,
+        op: hc.ComponentOp,
+        node: str,
+        component: str,
+        sig: int = signal.SIGKILL,
+    ) -> None:
+        """Stopping or killing the kubelet closes the very exec stream that
+        asked for it; the request reached the host before the stream died."""
+        try:
+            self._component(op, node, component, sig)
+        except NodeAccessError:
+            if component != "kubelet":
+                raise
 
     def _component(
         self,

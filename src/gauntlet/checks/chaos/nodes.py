@@ -1,4 +1,4 @@
-"""RES-01 and PART-03: a worker that loses its kubelet or its masters.
+"""RES-01, RES-02 and PART-03: a worker that loses its kubelet or masters.
 
 Node state is watched (list, then watch from the resourceVersion), so the
 NotReady and Ready times are when the API published the change, not when
@@ -8,6 +8,7 @@ a poll happened to look.
 from __future__ import annotations
 
 import secrets
+import signal
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -19,12 +20,15 @@ from gauntlet.checks.arch.observe import Watcher
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
+from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
 
 __all__ = [
     "NOT_READY_BOUND_S",
+    "RESTART_BOUND_S",
+    "check_kubelet_crash",
     "check_kubelet_stop",
     "check_worker_partition",
 ]
@@ -36,6 +40,11 @@ NOT_READY_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 90.0
 TAINT_TIMEOUT_S = 30.0
 UNREACHABLE = "node.kubernetes.io/unreachable"
+RESTART_BOUND_S = 15.0
+"""kubeadm's kubelet.service restarts after ``RestartSec=10``; a margin."""
+SETTLE_S = 20.0
+"""How long the node is watched after its new kubelet started."""
+PROCESS_POLL_S = 0.25
 SERVER_PROCESS = "httpd"
 STS = f"db-{secrets.token_hex(2)}"
 """The StatefulSet; unique, since pod names are read back as hostnames."""
@@ -148,6 +157,85 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
         problems.append(f"pods changed: {pods} -> {after}")
     if problems:
         raise violated(f"kubelet stopped on {worker}", "; ".join(problems))
+
+
+def check_kubelet_crash(ctx: CheckContext, ledger: FaultLedger) -> None:
+    """RES-02: a SIGKILLed kubelet is back (a new process) within the
+    restart delay; the node never leaves Ready and no pod restarts.
+
+    Raises:
+        GuaranteeViolated: naming the node and what did not hold.
+        CheckSkipped: fewer than 2 workers, no node access, or no kubelet
+            process visible on the node.
+    """
+    access = ctx.require_nodes("killing a kubelet")
+    placed = _support.deploy_web(ctx)
+    worker = _worker(ctx, placed)
+    pods = _support.pod_snapshot(ctx, "web")
+    before = _kubelet_pids(access, worker)
+    if not before:
+        raise CheckSkipped(f"no kubelet process is visible on {worker}")
+    with Watcher(ctx.cluster.core().list_node) as watcher:
+        killed = time.time()
+        _support.inject(
+            ledger,
+            f"SIGKILL kubelet on {worker}",
+            kinds.start_component(access, worker, "kubelet"),
+            lambda: access.kill(worker, "kubelet", signal.SIGKILL),
+        )
+        back = _new_kubelet(access, worker, before, RESTART_BOUND_S + SETTLE_S)
+        time.sleep(SETTLE_S)
+        left_ready = [
+            s
+            for s in watcher.history(worker)
+            if s.at >= killed and _ready(s.obj) != "True"
+        ]
+    _support.restore(ledger)
+    after = _support.pod_snapshot(ctx, "web")
+    if back is not None:
+        ctx.measure(
+            "seconds until a new kubelet runs", back, "s", RESTART_BOUND_S
+        )
+    ctx.measure("node status changes away from Ready", len(left_ready), "", 0)
+    problems = []
+    if back is None or back > RESTART_BOUND_S:
+        when = "never" if back is None else f"only after {back:.1f}s"
+        problems.append(
+            f"no new kubelet process within {RESTART_BOUND_S:.0f}s ({when}): "
+            "its supervisor (systemd unit) does not restart it"
+        )
+    if left_ready:
+        problems.append(
+            f"{worker} went Ready={_ready(left_ready[0].obj)} "
+            f"{left_ready[0].at - killed:.1f}s after the kill"
+        )
+    if after != pods:
+        problems.append(f"pods changed: {pods} -> {after}")
+    if problems:
+        raise violated(f"kubelet killed on {worker}", "; ".join(problems))
+
+
+def _kubelet_pids(access: NodeAccess, node: str) -> set[int]:
+    return {p.pid for p in access.processes(node) if p.comm == "kubelet"}
+
+
+def _new_kubelet(
+    access: NodeAccess, node: str, old: set[int], timeout_s: float
+) -> float | None:
+    """Seconds until a kubelet other than ``old`` runs (None: never).
+
+    Node access may itself be down meanwhile (the pod backend execs
+    through this very kubelet): such a poll counts as "not yet".
+    """
+    start = time.time()
+    while time.time() - start < timeout_s:
+        try:
+            if _kubelet_pids(access, node) - old:
+                return time.time() - start
+        except (NodeAccessError, ClusterOperationFailed):
+            pass
+        time.sleep(PROCESS_POLL_S)
+    return None
 
 
 def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
