@@ -4,67 +4,13 @@ Runs the installed ``gauntlet`` script as a subprocess, the way a user or
 CI does; none of these cases may need or touch a cluster.
 """
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
-
-GAUNTLET = Path(sys.executable).parent / "gauntlet"
-PROJECT = Path(__file__).resolve().parents[2]
-
-UNREACHABLE = textwrap.dedent(
-    """\
-    apiVersion: v1
-    kind: Config
-    clusters:
-    - name: nowhere
-      cluster: {server: "https://127.0.0.1:1"}
-    users:
-    - name: me
-      user: {token: abc}
-    contexts:
-    - name: nowhere
-      context: {cluster: nowhere, user: me}
-    current-context: nowhere
-    """
-)
+from cli_helpers import assert_one_line_error, gauntlet, write_kubeconfig
 
 
 @pytest.fixture
 def kubeconfig(tmp_path):
-    path = tmp_path / "kubeconfig"
-    path.write_text(UNREACHABLE)
-    return path
-
-
-def gauntlet(tmp_path, *args):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "KUBE_GAUNTLET_STATE": str(tmp_path / "state"),
-        "KUBE_GAUNTLET_PROJECT": str(PROJECT),
-    }
-    return subprocess.run(
-        [str(GAUNTLET), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-
-
-def assert_one_line_error(done, *fragments):
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("gauntlet: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
+    return write_kubeconfig(tmp_path)
 
 
 def test_unknown_profile(tmp_path):

@@ -1,54 +1,18 @@
 """``gauntlet experiment run``: usage errors and dry runs, no cluster."""
 
-import subprocess
-import sys
-from pathlib import Path
+from cli_helpers import PROJECT, assert_one_line_error, write_kubeconfig
+from cli_helpers import gauntlet as run_gauntlet
 
-GAUNTLET = Path(sys.executable).parent / "gauntlet"
-PROJECT = Path(__file__).resolve().parents[2]
 EXPERIMENT = PROJECT / "experiments" / "res-07-apiserver-loss.json"
-KUBECONFIG = """\
-apiVersion: v1
-kind: Config
-clusters:
-- name: nowhere
-  cluster: {server: "https://127.0.0.1:1"}
-users:
-- name: me
-  user: {token: abc}
-contexts:
-- name: nowhere
-  context: {cluster: nowhere, user: me}
-current-context: nowhere
-"""
 
 
 def gauntlet(tmp_path, *args):
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(KUBECONFIG)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "KUBE_GAUNTLET_STATE": str(tmp_path / "state"),
-        "KUBE_GAUNTLET_PROJECT": str(PROJECT),
-    }
-    return subprocess.run(
-        [str(GAUNTLET), "experiment", "run", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    write_kubeconfig(tmp_path)
+    return run_gauntlet(tmp_path, "experiment", "run", *args)
 
 
 def one_line_error(done, fragment):
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("gauntlet: error: experiment ")
-    assert fragment in lines[0]
+    assert_one_line_error(done, fragment, prefix="gauntlet: error: experiment ")
 
 
 def test_a_file_that_is_not_json_is_a_usage_error(tmp_path):

@@ -165,21 +165,7 @@ def _in_static_pod(
             "etcd is hidden or not kubeadm-style"
         )
     ips = sorted({_address(p) for p in running})
-    endpoints = ",".join(
-        only or [f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips]
-    )
-    argv = [
-        "etcdctl",
-        f"--endpoints={endpoints}",
-        f"--cacert={KUBEADM_PKI}/ca.crt",
-        f"--cert={KUBEADM_PKI}/healthcheck-client.crt",
-        f"--key={KUBEADM_PKI}/healthcheck-client.key",
-        "--dial-timeout=2s",
-        "--command-timeout=5s",
-        *args,
-        "-w",
-        "json",
-    ]
+    argv = _kubeadm_etcdctl(args, only, ips)
     result = exec_in_pod(
         core, "kube-system", _k8s.name(running[0]), argv, timeout_s=30
     )
@@ -221,35 +207,39 @@ def _on_control_plane_host(
     )
     if not nodes:
         raise GauntletError("etcd is hidden: no control-plane node visible")
-    endpoints = ",".join(
-        only or [f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips]
-    )
+    # sh -c takes the etcdctl argv's first word as $0, the rest as "$@".
+    argv = ["sh", "-c", _HOST_ETCDCTL, *_kubeadm_etcdctl(args, only, ips)]
     access = _context.node_access(configuration, secrets)
     last = ""
     for node in nodes:
-        proc = access.run(
-            str(node.metadata.name),
-            [
-                "sh",
-                "-c",
-                _HOST_ETCDCTL,
-                "etcdctl",
-                f"--endpoints={endpoints}",
-                f"--cacert={KUBEADM_PKI}/ca.crt",
-                f"--cert={KUBEADM_PKI}/healthcheck-client.crt",
-                f"--key={KUBEADM_PKI}/healthcheck-client.key",
-                "--dial-timeout=2s",
-                "--command-timeout=5s",
-                *args,
-                "-w",
-                "json",
-            ],
-            timeout_s=30,
-        )
+        proc = access.run(str(node.metadata.name), argv, timeout_s=30)
         if proc.stdout.strip():
             return proc.stdout, proc.stderr
         last = proc.stderr
     return "", last
+
+
+def _kubeadm_etcdctl(
+    args: list[str], only: list[str] | None, ips: list[str]
+) -> list[str]:
+    """``etcdctl ARGS -w json`` with kubeadm's health-check client cert,
+    against ``only`` or every member at ``ips``: one argv for both paths.
+    """
+    endpoints = ",".join(
+        only or [f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips]
+    )
+    return [
+        "etcdctl",
+        f"--endpoints={endpoints}",
+        f"--cacert={KUBEADM_PKI}/ca.crt",
+        f"--cert={KUBEADM_PKI}/healthcheck-client.crt",
+        f"--key={KUBEADM_PKI}/healthcheck-client.key",
+        "--dial-timeout=2s",
+        "--command-timeout=5s",
+        *args,
+        "-w",
+        "json",
+    ]
 
 
 def _address(pod: client.V1Pod) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -468,8 +468,8 @@ class HistoryRecorder:
             "metadata": {"name": key, "namespace": self.namespace},
             "data": {FIELD: value},
         }
-        start, start_utc = time.monotonic(), utc_iso(utc_now())
-        try:
+
+        def apply() -> tuple[str | None, int | None]:
             answer = core.patch_namespaced_config_map(
                 key,
                 self.namespace,
@@ -479,83 +479,49 @@ class HistoryRecorder:
                 _content_type="application/apply-patch+yaml",
                 _request_timeout=self.timeout_s,
             )
-        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
-            return self._record(
-                who,
-                url,
-                "write",
-                key,
-                value,
-                start,
-                start_utc,
-                _classify(exc),
-                None,
-                _describe(exc),
-            )
-        return self._record(
-            who,
-            url,
-            "write",
-            key,
-            value,
-            start,
-            start_utc,
-            "ok",
-            _resource_version(answer),
-        )
+            return value, _resource_version(answer)
+
+        return self._timed(who, url, "write", key, value, apply)
 
     def _read(
         self, core: client.CoreV1Api, who: str, url: str, key: str
     ) -> OpResult:
-        start, start_utc = time.monotonic(), utc_iso(utc_now())
-        try:
-            answer = core.read_namespaced_config_map(
-                key, self.namespace, _request_timeout=self.timeout_s
-            )
-        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
-            if isinstance(exc, ApiException) and exc.status == 404:
-                # Not written yet: a successful read of "no value".
-                return self._record(
-                    who, url, "read", key, None, start, start_utc, "ok"
+        def get() -> tuple[str | None, int | None]:
+            try:
+                answer = core.read_namespaced_config_map(
+                    key, self.namespace, _request_timeout=self.timeout_s
                 )
-            return self._record(
-                who,
-                url,
-                "read",
-                key,
-                None,
-                start,
-                start_utc,
-                _classify(exc),
-                None,
-                _describe(exc),
-            )
-        value = (answer.data or {}).get(FIELD)
-        return self._record(
-            who,
-            url,
-            "read",
-            key,
-            value,
-            start,
-            start_utc,
-            "ok",
-            _resource_version(answer),
-        )
+            except ApiException as exc:
+                if exc.status == 404:
+                    # Not written yet: a successful read of "no value".
+                    return None, None
+                raise
+            return (answer.data or {}).get(FIELD), _resource_version(answer)
 
-    def _record(
+        return self._timed(who, url, "read", key, None, get)
+
+    def _timed(
         self,
         who: str,
         url: str,
         kind: OpKind,
         key: str,
         value: str | None,
-        start: float,
-        start_utc: str,
-        result: OpResult,
-        rv: int | None = None,
-        error: str = "",
+        request: Callable[[], tuple[str | None, int | None]],
     ) -> OpResult:
+        """Time ``request`` and record its outcome, failures included.
+
+        ``request`` returns the value it saw and the resource version; a
+        failed one is recorded with ``value``, the value it tried.
+        """
+        start, start_utc = time.monotonic(), utc_iso(utc_now())
+        result: OpResult = "ok"
+        rv: int | None = None
+        error = ""
+        try:
+            value, rv = request()
+        except Exception as exc:  # noqa: BLE001 - every outcome is recorded
+            result, error = _classify(exc), _describe(exc)
         op = Operation(
             who,
             url,

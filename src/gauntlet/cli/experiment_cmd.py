@@ -19,13 +19,17 @@ from pathlib import Path
 from gauntlet import progress
 from gauntlet.chaos.runner import load_experiment_file, run_experiment_file
 from gauntlet.cli.main import EXIT_INTERRUPTED
-from gauntlet.cli.run_cmd import new_run_id, resolve_target
-from gauntlet.cluster.client import api_client
-from gauntlet.errors import UsageError
-from gauntlet.nodes.factory import KINDS
+from gauntlet.cli.run_cmd import new_run_id
+from gauntlet.cli.targeting import (
+    add_kubeconfig_arguments,
+    add_node_access_argument,
+    check_target_destructive,
+    resolve_node_access,
+    resolve_target,
+)
 from gauntlet.profiles import get_profile
 from gauntlet.project import reports_root
-from gauntlet.safety import check_destructive, check_opt_in, is_protected
+from gauntlet.safety import check_opt_in
 
 __all__ = ["add_parser", "run"]
 
@@ -47,8 +51,7 @@ def add_parser(
         "target is the built-in lab (it must be up).",
     )
     run_p.add_argument("file", type=Path, help="experiment JSON file")
-    run_p.add_argument("--kubeconfig", type=Path, help="kubeconfig file")
-    run_p.add_argument("--context", help="kubeconfig context")
+    add_kubeconfig_arguments(run_p)
     run_p.add_argument(
         "--allow-destructive",
         metavar="CONTEXT",
@@ -59,11 +62,7 @@ def add_parser(
         action="store_true",
         help="validate and list the activities; contact no cluster",
     )
-    run_p.add_argument(
-        "--node-access",
-        choices=KINDS,
-        help="how to reach hosts (default: lab for the lab, else pod)",
-    )
+    add_node_access_argument(run_p)
     exp.set_defaults(func=run)
 
 
@@ -71,25 +70,13 @@ def run(args: argparse.Namespace) -> int:
     experiment = load_experiment_file(args.file)
     args.lab = False
     target = resolve_target(args)
-    node_access = args.node_access or ("lab" if target.lab else "pod")
-    if node_access == "lab" and not target.lab:
-        raise UsageError(
-            "--node-access lab only reaches the kube-gauntlet lab: use "
-            "--node-access pod for this cluster"
-        )
+    node_access = resolve_node_access(args.node_access, target)
     if args.dry_run:
         _describe(args.file, experiment, target.context)
         return EXIT_OK
     profile = get_profile(PROFILE)
     check_opt_in(profile, target.context, args.allow_destructive)
-    probe = api_client(target.cluster)
-    try:
-        protected = is_protected(probe)
-    finally:
-        probe.close()
-    check_destructive(
-        profile, target.context, args.allow_destructive, protected
-    )
+    check_target_destructive(profile, target, args.allow_destructive)
     run_id = new_run_id()
     report_dir = reports_root() / run_id
     progress.say(

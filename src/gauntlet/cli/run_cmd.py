@@ -8,10 +8,8 @@ the topology for the report, and run pytest in a child process.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from gauntlet import progress
@@ -23,35 +21,28 @@ from gauntlet.cli.pytest_runner import (
     pytest_base,
     run_pytest,
 )
-from gauntlet.cluster.client import ClusterTarget, api_client, connect
+from gauntlet.cli.targeting import (
+    LAB_CONTEXT,
+    Target,
+    add_kubeconfig_arguments,
+    add_node_access_argument,
+    check_target_destructive,
+    resolve_node_access,
+    resolve_target,
+)
+from gauntlet.cluster.client import ClusterTarget, connect
 from gauntlet.cluster.discovery import discover
-from gauntlet.cluster.kubeconfig import read_kubeconfig
 from gauntlet.errors import UsageError
-from gauntlet.lab.paths import LabPaths
-from gauntlet.nodes.factory import KINDS
 from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
 from gauntlet.project import project_root, reports_root
 from gauntlet.reporting.environment import write_environment
 from gauntlet.reporting.measurements import utc_now
-from gauntlet.safety import check_destructive, check_opt_in, is_protected
+from gauntlet.safety import check_opt_in
 
 __all__ = ["add_parser", "new_run_id", "run"]
 
-LAB_CONTEXT = "kube-gauntlet-lab"
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
 PYTEST_INTERRUPTED, PYTEST_NO_TESTS = 2, 5
-
-
-@dataclass(frozen=True)
-class Target:
-    """The cluster a run is aimed at, resolved without contacting it."""
-
-    cluster: ClusterTarget
-    context: str
-    lab: bool
-    """The kube-gauntlet lab."""
-    boot: bool = False
-    """Boot (or reuse) the lab first: ``--lab`` or no kubeconfig given."""
 
 
 def add_parser(
@@ -66,8 +57,7 @@ def add_parser(
     run_p.add_argument(
         "--profile", required=True, help=", ".join(PROFILES) + " (required)"
     )
-    run_p.add_argument("--kubeconfig", type=Path, help="kubeconfig file")
-    run_p.add_argument("--context", help="kubeconfig context")
+    add_kubeconfig_arguments(run_p)
     run_p.add_argument(
         "--lab", action="store_true", help="target the built-in lab cluster"
     )
@@ -88,23 +78,14 @@ def add_parser(
     run_p.add_argument(
         "--workers", type=int, default=2, help="lab shape (default 2)"
     )
-    run_p.add_argument(
-        "--node-access",
-        choices=KINDS,
-        help="how to reach hosts (default: lab for the lab, else pod)",
-    )
+    add_node_access_argument(run_p)
     run_p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     target = resolve_target(args)
-    node_access = args.node_access or ("lab" if target.lab else "pod")
-    if node_access == "lab" and not target.lab:
-        raise UsageError(
-            "--node-access lab only reaches the kube-gauntlet lab: use "
-            "--node-access pod for this cluster"
-        )
+    node_access = resolve_node_access(args.node_access, target)
     if not args.dry_run:
         check_opt_in(profile, target.context, args.allow_destructive)
     project = project_root()
@@ -115,14 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if target.boot:
         target = _boot_lab(args.control_planes, args.workers)
     if profile.destructive:
-        probe = api_client(target.cluster)
-        try:
-            protected = is_protected(probe)
-        finally:
-            probe.close()
-        check_destructive(
-            profile, target.context, args.allow_destructive, protected
-        )
+        check_target_destructive(profile, target, args.allow_destructive)
     run_id = new_run_id()
     files = RunFiles(reports_root() / run_id)
     _describe_cluster(target, files)
@@ -150,29 +124,9 @@ def run(args: argparse.Namespace) -> int:
     return _exit_code(code, profile)
 
 
-def resolve_target(args: argparse.Namespace) -> Target:
-    """Lab or kubeconfig, and the context name, from the file alone."""
-    explicit = args.kubeconfig is not None or args.context is not None
-    if args.lab and explicit:
-        raise UsageError(
-            "--lab targets the built-in lab: drop --kubeconfig/--context"
-        )
-    if args.lab or not (explicit or _kubeconfig_env()):
-        lab = ClusterTarget(LabPaths.default().kubeconfig, LAB_CONTEXT)
-        return Target(lab, LAB_CONTEXT, lab=True, boot=True)
-    cluster = ClusterTarget(args.kubeconfig, args.context)
-    info = read_kubeconfig(cluster.kubeconfig_path, args.context)
-    cluster = ClusterTarget(info.path.resolve(), info.context)
-    return Target(cluster, info.context, info.cluster == LAB_CONTEXT)
-
-
 def new_run_id() -> str:
     """UTC time plus a short random suffix: sortable and unique."""
     return f"{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def _kubeconfig_env() -> bool:
-    return bool(os.environ.get("KUBECONFIG"))
 
 
 def _suite_paths(project: Path, profile: ProfileSpec) -> list[str]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import warnings
 
-from gauntlet.checks.arch._etcd import Member, cluster_members, etcdctl_on
+from gauntlet.checks.arch._etcd import Member
+from gauntlet.checks.arch._support import etcd_members_or_fail
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.errors import UsageError
 
@@ -70,12 +71,7 @@ def check_control_plane_is_highly_available(ctx: CheckContext) -> None:
         else:
             ctx.evidence("HA warning", shortfall)
             warnings.warn(f"{STEP}: {shortfall}", HaWarning, stacklevel=2)
-    try:
-        members = cluster_members(ctx, etcdctl_on(ctx, STEP))
-    except CheckSkipped:
-        if problems:
-            raise violated(STEP, "; ".join(problems)) from None
-        raise
+    members = etcd_members_or_fail(ctx, STEP, problems)
     problems += _etcd_problems(ctx, members)
     if problems:
         raise violated(STEP, "; ".join(problems))

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import urllib3
 from kubernetes import client
 
-from gauntlet.checks.arch._etcd import cluster_members, etcdctl_on
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.arch._support import etcd_members_or_fail
+from gauntlet.checks.context import CheckContext, violated
 from gauntlet.cluster.client import Cluster
 
 STEP = "health endpoints are green"
@@ -66,12 +66,7 @@ def check_health_endpoints_are_green(ctx: CheckContext) -> None:
                     )
     ctx.evidence("API server health", report)
     ctx.measure("API server health failures", len(problems), "", bound=0)
-    try:
-        members = cluster_members(ctx, etcdctl_on(ctx, STEP))
-    except CheckSkipped:
-        if problems:
-            raise violated(STEP, "; ".join(problems)) from None
-        raise
+    members = etcd_members_or_fail(ctx, STEP, problems)
     ctx.evidence(
         "etcd health",
         {m.label: m.error or "healthy" for m in members},

@@ -22,6 +22,7 @@ from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.nodes.base import NodeAccess
 
 __all__ = [
     "MINORITY_REFUSAL_BOUND_S",
@@ -76,6 +77,30 @@ def _endpoints(ctx: CheckContext, nodes: list[str]) -> dict[str, str]:
     return {n: found[n] for n in nodes}
 
 
+def _partition_and_heal(
+    ledger: FaultLedger, access: NodeAccess, cut: str, others: list[str]
+) -> tuple[float, float, float]:
+    """The timeline both checks record through: warm up, cut ``cut`` off
+    from ``others``, hold, heal, let the clients see the heal.
+
+    Returns ``time.monotonic()`` as the rules start going in, once they
+    are in, and when the partition ends.
+    """
+    time.sleep(WARMUP_S)
+    cutting = time.monotonic()
+    begun = _support.inject(
+        ledger,
+        f"partition {cut} from {', '.join(others)}",
+        kinds.heal_partition(access, cut),
+        lambda: access.partition(cut, others),
+    )
+    time.sleep(HOLD_S)
+    ended = time.monotonic()
+    access.heal(cut)
+    time.sleep(AFTER_HEAL_S)
+    return cutting, begun, ended
+
+
 def check_minority_loses_writes(
     ctx: CheckContext, ledger: FaultLedger, minority: str | None = None
 ) -> PartitionOutcome:
@@ -103,18 +128,7 @@ def check_minority_loses_writes(
         pause_s=0.1,
         split_reads=True,
     ) as recorder:
-        time.sleep(WARMUP_S)
-        cutting = time.monotonic()
-        begun = _support.inject(
-            ledger,
-            f"partition {cut} from {', '.join(others)}",
-            kinds.heal_partition(access, cut),
-            lambda: access.partition(cut, others),
-        )
-        time.sleep(HOLD_S)
-        ended = time.monotonic()
-        access.heal(cut)
-        time.sleep(AFTER_HEAL_S)
+        cutting, begun, ended = _partition_and_heal(ledger, access, cut, others)
     _delete_keys(ctx, recorder.keys)
     _support.restore(ledger)
     ops = recorder.ops
@@ -218,17 +232,7 @@ def check_no_split_brain(
     with _support.recording(
         ctx, endpoints, keys=3, timeout_s=HISTORY_TIMEOUT_S, pause_s=0.05
     ) as recorder:
-        time.sleep(WARMUP_S)
-        begun = _support.inject(
-            ledger,
-            f"partition {cut} from {', '.join(others)}",
-            kinds.heal_partition(access, cut),
-            lambda: access.partition(cut, others),
-        )
-        time.sleep(HOLD_S)
-        ended = time.monotonic()
-        access.heal(cut)
-        time.sleep(AFTER_HEAL_S)
+        _, begun, ended = _partition_and_heal(ledger, access, cut, others)
     _support.restore(ledger)
     _support.wait_control_plane_healthy(ctx, config, members)
     recorder.final_reads()

@@ -1,0 +1,102 @@
+"""Which cluster a command aims at, and how it may touch it.
+
+Shared by ``gauntlet run`` and ``gauntlet experiment run`` so both resolve
+the target, the node access and the protected mark the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gauntlet.cluster.client import ClusterTarget, api_client
+from gauntlet.cluster.kubeconfig import read_kubeconfig
+from gauntlet.errors import UsageError
+from gauntlet.lab.paths import LabPaths
+from gauntlet.nodes.factory import KINDS
+from gauntlet.profiles import ProfileSpec
+from gauntlet.safety import check_destructive, is_protected
+
+__all__ = [
+    "LAB_CONTEXT",
+    "Target",
+    "add_kubeconfig_arguments",
+    "add_node_access_argument",
+    "check_target_destructive",
+    "resolve_node_access",
+    "resolve_target",
+]
+
+LAB_CONTEXT = "kube-gauntlet-lab"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The cluster a run is aimed at, resolved without contacting it."""
+
+    cluster: ClusterTarget
+    context: str
+    lab: bool
+    """The kube-gauntlet lab."""
+    boot: bool = False
+    """Boot (or reuse) the lab first: ``--lab`` or no kubeconfig given."""
+
+
+def add_kubeconfig_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--kubeconfig`` and ``--context``, read by ``resolve_target``."""
+    parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file")
+    parser.add_argument("--context", help="kubeconfig context")
+
+
+def add_node_access_argument(parser: argparse.ArgumentParser) -> None:
+    """``--node-access``, read by ``resolve_node_access``."""
+    parser.add_argument(
+        "--node-access",
+        choices=KINDS,
+        help="how to reach hosts (default: lab for the lab, else pod)",
+    )
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """Lab or kubeconfig, and the context name, from the file alone."""
+    explicit = args.kubeconfig is not None or args.context is not None
+    if args.lab and explicit:
+        raise UsageError(
+            "--lab targets the built-in lab: drop --kubeconfig/--context"
+        )
+    if args.lab or not (explicit or _kubeconfig_env()):
+        lab = ClusterTarget(LabPaths.default().kubeconfig, LAB_CONTEXT)
+        return Target(lab, LAB_CONTEXT, lab=True, boot=True)
+    cluster = ClusterTarget(args.kubeconfig, args.context)
+    info = read_kubeconfig(cluster.kubeconfig_path, args.context)
+    cluster = ClusterTarget(info.path.resolve(), info.context)
+    return Target(cluster, info.context, info.cluster == LAB_CONTEXT)
+
+
+def resolve_node_access(requested: str | None, target: Target) -> str:
+    """The lab backend only reaches the lab; refuse it for anything else."""
+    node_access = requested or ("lab" if target.lab else "pod")
+    if node_access == "lab" and not target.lab:
+        raise UsageError(
+            "--node-access lab only reaches the kube-gauntlet lab: use "
+            "--node-access pod for this cluster"
+        )
+    return node_access
+
+
+def check_target_destructive(
+    profile: ProfileSpec, target: Target, allow_destructive: str | None
+) -> None:
+    """One GET for the protected mark, then the full destructive gate."""
+    probe = api_client(target.cluster)
+    try:
+        protected = is_protected(probe)
+    finally:
+        probe.close()
+    check_destructive(profile, target.context, allow_destructive, protected)
+
+
+def _kubeconfig_env() -> bool:
+    return bool(os.environ.get("KUBECONFIG"))
