@@ -1,115 +1,19 @@
-"""PART-01 catches a minority API server that keeps accepting writes.
-
-The sabotage points cp3's kube-apiserver at a single-member etcd started
-inside cp3 (127.0.0.1:2399), so it has a quorum of its own: cut off from
-cp1 and cp2 it still acknowledges writes, which is the split brain
-PART-01 exists to catch.
-"""
-
-import secrets
-import signal
-import time
+"""PART-01 catches a minority API server that keeps accepting writes
+(see ``lone_etcd``)."""
 
 import pytest
-from kubernetes import client
+from lone_etcd import MINORITY, point_minority_at_lone_etcd
 
-from gauntlet.chaos._api import endpoint_client
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.chaos.partition import check_minority_loses_writes
 from gauntlet.errors import GuaranteeViolated
-from gauntlet.faults import kinds
-from gauntlet.faults.ledger import FaultLedger
-
-MINORITY = "cp3"
-LONE_CLIENT = "http://127.0.0.1:2399"
-LONE_PEER = "http://127.0.0.1:2398"
-READY_TIMEOUT_S = 90.0
-
-
-def start_lone_etcd(lab, faults, data_dir):
-    etcd = lab.binaries().etcd
-    command = (
-        f"setsid {etcd / 'etcd'} --name lone --data-dir {data_dir} "
-        f"--listen-client-urls {LONE_CLIENT} "
-        f"--advertise-client-urls {LONE_CLIENT} "
-        f"--listen-peer-urls {LONE_PEER} "
-        f"--initial-advertise-peer-urls {LONE_PEER} "
-        f"--initial-cluster lone={LONE_PEER} "
-        f"</dev/null >{data_dir}.log 2>&1 & echo $!"
-    )
-    out = faults.exec(MINORITY, ["sh", "-c", command])
-    pid = out.stdout.strip()
-    health = [str(etcd / "etcdctl"), f"--endpoints={LONE_CLIENT}"]
-    deadline = time.monotonic() + 30
-    while faults.exec(
-        MINORITY, [*health, "endpoint", "health"], check=False
-    ).returncode:
-        assert time.monotonic() < deadline, "the lone etcd never got healthy"
-        time.sleep(1)
-    return pid
-
-
-def stop_lone_etcd(faults, pid, data_dir):
-    faults.exec(MINORITY, ["kill", pid], check=False)
-    time.sleep(2)
-    faults.exec(MINORITY, ["rm", "-rf", data_dir, f"{data_dir}.log"])
-
-
-def quick_set_argv(access, argv):
-    """Crash the API server first: a graceful stop takes up to 15 s, during
-    which the node's supervisor answers nobody else."""
-    access.kill(MINORITY, "kube-apiserver", signal.SIGKILL)
-    access.set_argv(MINORITY, "kube-apiserver", argv)
-
-
-def wait_writable(check, endpoint):
-    """Until a ConfigMap create in ``default`` works through ``endpoint``."""
-    api = endpoint_client(check.cluster, endpoint)
-    core = client.CoreV1Api(api)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    last = "no answer"
-    try:
-        while time.monotonic() < deadline:
-            name = f"kg-lone-{secrets.token_hex(3)}"
-            body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name))
-            try:
-                core.create_namespaced_config_map(
-                    "default", body, _request_timeout=5
-                )
-                core.delete_namespaced_config_map(name, "default")
-                return
-            except Exception as exc:  # noqa: BLE001 - retried until deadline
-                last = f"{type(exc).__name__}: {str(exc)[:120]}"
-            time.sleep(2)
-    finally:
-        api.close()
-    pytest.fail(f"{endpoint} never took a write: {last}")
 
 
 @pytest.mark.disruptive
 def test_minority_api_server_with_its_own_quorum_is_reported(
     lab, faults, lab_check, ledger, run_id, restore
 ):
-    access = lab_check.nodes
-    sabotage = FaultLedger(f"{run_id}-part01-sabotage")
-    restore.callback(_support.restore, sabotage)
-    data_dir = f"/tmp/kg-lone-{secrets.token_hex(3)}"
-    pid = start_lone_etcd(lab, faults, data_dir)
-    restore.callback(stop_lone_etcd, faults, pid, data_dir)
-    old = access.argv(MINORITY, "kube-apiserver")
-    new = [
-        f"--etcd-servers={LONE_CLIENT}"
-        if arg.startswith("--etcd-servers=")
-        else arg
-        for arg in old
-    ]
-    sabotage.inject(
-        f"point {MINORITY} kube-apiserver at a lone etcd",
-        kinds.restore_argv(access, MINORITY, "kube-apiserver", old),
-        lambda: quick_set_argv(access, new),
-    )
-    restore.callback(access.kill, MINORITY, "kube-apiserver", signal.SIGKILL)
-    wait_writable(lab_check, "https://10.250.0.13:6443")
+    point_minority_at_lone_etcd(lab, faults, lab_check, run_id, restore)
 
     with pytest.raises(GuaranteeViolated) as caught:
         check_minority_loses_writes(lab_check, ledger, MINORITY)
@@ -120,6 +24,6 @@ def test_minority_api_server_with_its_own_quorum_is_reported(
 
     restore.close()
     _support.wait_control_plane_healthy(
-        lab_check, _support.chaos_config(lab_check, access), 3
+        lab_check, _support.chaos_config(lab_check, lab_check.nodes), 3
     )
     check_minority_loses_writes(lab_check, ledger, MINORITY)

@@ -34,7 +34,9 @@ __all__ = [
     "chaos_config",
     "deploy_web",
     "deploy_web_async",
+    "EtcdRoles",
     "etcd_nodes",
+    "etcd_roles",
     "inject",
     "node_of_address",
     "pod_snapshot",
@@ -53,6 +55,9 @@ API_PORT = "6443"
 POLL_S = 1.0
 CLIENT_POD = "svc-client"
 CLIENT_PERIOD_S = 0.5
+PROBE_NAMESPACE = "default"
+"""Where write probes go: every API server bootstraps it, whatever store
+it talks to (a split-brain API server answers there too)."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +278,22 @@ def etcd_nodes(config: ChaosConfig) -> tuple[str, list[str]]:
     if len(leaders) != 1:
         raise violated("finding the etcd leader", f"{len(leaders)} leaders")
     return leaders[0], sorted(m.host for m in members if not m.is_leader)
+
+
+@dataclass(frozen=True)
+class EtcdRoles:
+    """The etcd members as the nodes they run on."""
+
+    leader: str
+    followers: list[str]
+
+
+def etcd_roles(ctx: CheckContext, config: ChaosConfig) -> EtcdRoles:
+    leader, followers = etcd_nodes(config)
+    return EtcdRoles(
+        node_of_address(ctx, leader),
+        [node_of_address(ctx, f) for f in followers],
+    )
 
 
 def apiserver_urls(ctx: CheckContext) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import signal
 import time
-from dataclasses import dataclass
 
 from gauntlet.chaos import _etcd
 from gauntlet.chaos.history import HistoryRecorder, check_history
@@ -42,22 +41,6 @@ ELECTION_POLL_S = 0.2
 ELECTION_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class Members:
-    """The etcd members mapped to nodes."""
-
-    leader: str
-    followers: list[str]
-
-
-def _members(ctx: CheckContext, config: _support.ChaosConfig) -> Members:
-    leader, followers = _support.etcd_nodes(config)
-    return Members(
-        _support.node_of_address(ctx, leader),
-        [_support.node_of_address(ctx, f) for f in followers],
-    )
-
-
 def _lost_writes(ctx: CheckContext, recorder: HistoryRecorder) -> list[str]:
     recorder.final_reads()
     return check_history(recorder.ops, None)
@@ -75,7 +58,7 @@ def check_follower_loss(
     """
     access = ctx.require_nodes("stopping an etcd member")
     config = _support.chaos_config(ctx, access)
-    follower = _members(ctx, config).followers[0]
+    follower = _support.etcd_roles(ctx, config).followers[0]
     lb = {"lb": ctx.cluster.server}
     with _support.recording(
         ctx, lb, reads=False, pause_s=WRITE_PERIOD_S
@@ -181,7 +164,7 @@ def check_quorum_loss(
     """
     access = ctx.require_nodes("stopping etcd members")
     config = _support.chaos_config(ctx, access)
-    found = _members(ctx, config)
+    found = _support.etcd_roles(ctx, config)
     majority = members // 2 + 1
     if members < 3:
         raise CheckSkipped(f"{members} etcd members: no quorum to lose")

@@ -41,8 +41,6 @@ WARMUP_S = 2.0
 WRITE_TIMEOUT_S = 10.0
 """Longer than etcd's request timeout: the minority answers, not us."""
 HISTORY_TIMEOUT_S = 2.0
-PROBE_NAMESPACE = "default"
-"""Every API server bootstraps it, whatever store it talks to."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ def check_minority_loses_writes(
     with _support.recording(
         ctx,
         endpoints,
-        PROBE_NAMESPACE,
+        _support.PROBE_NAMESPACE,
         keys=2,
         timeout_s=WRITE_TIMEOUT_S,
         pause_s=0.1,
@@ -264,6 +262,6 @@ def _delete_keys(ctx: CheckContext, keys: list[str]) -> None:
     core = ctx.cluster.core()
     for key in keys:
         try:
-            core.delete_namespaced_config_map(key, PROBE_NAMESPACE)
+            core.delete_namespaced_config_map(key, _support.PROBE_NAMESPACE)
         except (ApiException, urllib3.exceptions.HTTPError):
             continue  # best effort: a leftover probe ConfigMap is harmless
