@@ -117,6 +117,9 @@ class Cluster:
     def apps(self) -> client.AppsV1Api:
         return client.AppsV1Api(self.api)
 
+    def policy(self) -> client.PolicyV1Api:
+        return client.PolicyV1Api(self.api)
+
     def coordination(self) -> client.CoordinationV1Api:
         return client.CoordinationV1Api(self.api)
 

@@ -91,6 +91,19 @@ def cluster_ip_service(
     }
 
 
+def disruption_budget(name: str, min_available: int) -> dict[str, Any]:
+    """A PodDisruptionBudget over the pods labelled ``app=<name>``."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name},
+        "spec": {
+            "minAvailable": min_available,
+            "selector": {"matchLabels": {"app": name}},
+        },
+    }
+
+
 def shell_pod(
     name: str,
     image: str,

@@ -12,6 +12,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from gauntlet.cluster import drain
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.faults.rollback import Rollback, rollback_kind
@@ -128,12 +129,7 @@ def _kubectl_delete(params: Mapping[str, Any]) -> None:
 @rollback_kind("uncordon")
 def _uncordon(params: Mapping[str, Any]) -> None:
     cluster = connect(ClusterTarget.from_params(params))
-    node = str(params["node"])
     try:
-        cluster.core().patch_node(node, {"spec": {"unschedulable": False}})
-    except ApiException as exc:
-        raise ClusterOperationFailed(
-            "uncordon", f"node {node}", None, f"{exc.status} {exc.reason}"
-        ) from exc
+        drain.uncordon(cluster.core(), str(params["node"]))
     finally:
         cluster.close()

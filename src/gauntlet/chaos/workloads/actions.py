@@ -65,7 +65,7 @@ def deploy_web_service(
         workloads.cluster_ip_service(name),
     ]
     if min_available is not None:
-        objects.append(_budget(name, min_available))
+        objects.append(workloads.disruption_budget(name, min_available))
     for obj in objects:
         try:
             utils.create_from_dict(  # type: ignore[no-untyped-call]
@@ -83,18 +83,6 @@ def deploy_web_service(
         "namespace": namespace,
         "service": name,
         "pods": {_k8s.name(p): _k8s.node_name(p) for p in pods},
-    }
-
-
-def _budget(name: str, min_available: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "policy/v1",
-        "kind": "PodDisruptionBudget",
-        "metadata": {"name": name},
-        "spec": {
-            "minAvailable": min_available,
-            "selector": {"matchLabels": {"app": name}},
-        },
     }
 
 

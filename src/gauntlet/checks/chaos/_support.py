@@ -116,11 +116,11 @@ def restore(ledger: FaultLedger) -> None:
 
 
 def deploy_web(
-    ctx: CheckContext, name: str = "web", replicas: int = 2
+    ctx: CheckContext, name: str = "web", replicas: int = 2, spread: bool = True
 ) -> dict[str, str]:
     """The web Deployment and Service in the check's namespace; pod->node."""
     manifests = [
-        workloads.web_deployment(name, ctx.images.workload, replicas),
+        workloads.web_deployment(name, ctx.images.workload, replicas, spread),
         workloads.cluster_ip_service(name),
     ]
     for manifest in manifests:

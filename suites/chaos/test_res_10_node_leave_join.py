@@ -1,0 +1,23 @@
+"""RES-10: Nodes can leave and join a running cluster."""
+
+import pytest
+
+from gauntlet.checks.chaos.maintenance import check_leave_and_join
+
+pytestmark = [
+    pytest.mark.profile("gameday"),
+    pytest.mark.disruptive,
+    pytest.mark.serial,
+]
+
+
+@pytest.mark.guarantee("RES-10")
+@pytest.mark.faults("drain a worker, stop its kubelet, delete its Node")
+def test_a_removed_worker_joins_again_ready_and_schedulable(
+    check, ledger, settled
+):
+    """Guarantee: a worker that was drained, stopped and deleted MUST
+    register again Ready within 90 s of its kubelet's start and run a pod
+    pinned to it, while the workload on the other worker keeps answering
+    through its Service (95 %)."""
+    check_leave_and_join(check, ledger)
