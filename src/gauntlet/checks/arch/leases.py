@@ -166,6 +166,8 @@ def _holder_runs(ctx: CheckContext, component: str, holder: str) -> bool | None:
         return None
     if ctx.nodes is not None:
         return any(c.name == component for c in components(ctx.nodes, host))
+    if ctx.topology.control_plane_mode != "static-pods":
+        return None  # host services are invisible without node access
     pods = ctx.cluster.core().list_namespaced_pod(
         NAMESPACE, field_selector=f"spec.nodeName={host}"
     )
