@@ -23,7 +23,7 @@ def restart_again(faults, cluster, node):
 
 @pytest.mark.disruptive
 def test_a_kubelet_left_dead_after_a_crash_is_reported(
-    faults, cluster, lab_check, lab_check_again, ledger, restore
+    faults, cluster, lab_check, ledger, restore
 ):
     for node in WORKERS:  # the check picks the worker that runs its pods
         faults.set_restart(node, "kubelet", False)
@@ -36,6 +36,3 @@ def test_a_kubelet_left_dead_after_a_crash_is_reported(
     assert message.startswith("kubelet killed on w"), message
     assert "no new kubelet process within 15s (never)" in message, message
     assert "does not restart it" in message, message
-
-    restore.close()
-    check_kubelet_crash(lab_check_again, ledger)

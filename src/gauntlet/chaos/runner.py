@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
+from kubernetes.config import kube_config
 
 from gauntlet.chaos import _context
 from gauntlet.cluster.client import ClusterTarget
@@ -195,12 +196,20 @@ def _env_for(
 
 @contextlib.contextmanager
 def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set variables for the run (chaosk8s reads only the environment)."""
+    """Set variables for the run (chaosk8s reads only the environment).
+
+    The kubernetes client reads ``$KUBECONFIG`` once, at import, into the
+    default that chaosk8s's ``load_kube_config()`` uses: set it too.
+    """
     saved = {key: os.environ.get(key) for key in values}
+    default = kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     os.environ.update(values)
+    if "KUBECONFIG" in values:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = values["KUBECONFIG"]
     try:
         yield
     finally:
+        kube_config.KUBE_CONFIG_DEFAULT_LOCATION = default
         for key, old in saved.items():
             if old is None:
                 os.environ.pop(key, None)

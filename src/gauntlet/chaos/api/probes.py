@@ -114,16 +114,18 @@ def service_available(
 
     The requests come from a probe pod (``kube-gauntlet-prober``, created
     in ``namespace`` on first use from ``image`` or the workload image)
-    to ``http://<name>:<port>/``, each with a 2 s timeout.
+    to the Service's ClusterIP and ``port``, each with a 2 s timeout: the
+    Service's routing is judged, not the cluster DNS.
 
     Raises:
         ActivityFailed: the ratio is below ``min_success_ratio`` (unless
             ``raise_on_failure`` is false).
     """
     core = _context.cluster(secrets).core()
+    address = _cluster_ip(core, namespace, name)
     _ensure_probe_pod(core, namespace, image or Images.from_env().workload)
     script = (
-        f"{fetch_function(name, port)}; for i in $(seq {int(attempts)}); "
+        f"{fetch_function(address, port)}; for i in $(seq {int(attempts)}); "
         "do fetch && echo ok || echo fail; done"
     )
     result = exec_in_pod(
@@ -141,6 +143,19 @@ def service_available(
             f"{attempts} requests succeeded"
         )
     return ratio
+
+
+def _cluster_ip(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    try:
+        service = core.read_namespaced_service(name, namespace)
+    except ApiException as exc:
+        raise ActivityFailed(
+            f"service {namespace}/{name}: {exc.status} {exc.reason}"
+        ) from exc
+    address = service.spec.cluster_ip if service.spec else None
+    if not address or address == "None":
+        raise ActivityFailed(f"service {namespace}/{name} has no ClusterIP")
+    return str(address)
 
 
 def fetch_function(host: str, port: int) -> str:

@@ -5,14 +5,17 @@ from typing import Any
 from kubernetes import client, utils
 from kubernetes.client.exceptions import ApiException
 
+from gauntlet import progress
 from gauntlet.chaos import _context, _k8s
 from gauntlet.chaos._context import Configuration, Secrets
 from gauntlet.checks.context import Images
 from gauntlet.cluster import workloads
+from gauntlet.errors import ClusterOperationFailed
 from gauntlet.faults import kinds
 
 __all__ = ["deploy_web_service"]
 
+NAMESPACE_GONE_TIMEOUT_S = 120.0
 READY_TIMEOUT_S = 120.0
 
 
@@ -44,10 +47,29 @@ def deploy_web_service(
     labels = {"kube-gauntlet.io/run": _label(_context.run_id(configuration))}
 
     def create_namespace() -> None:
-        core.create_namespace(
-            client.V1Namespace(
-                metadata=client.V1ObjectMeta(name=namespace, labels=labels)
-            )
+        body = client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=namespace, labels=labels)
+        )
+
+        def created() -> bool:
+            try:
+                core.create_namespace(body)
+            except ApiException as exc:
+                if exc.status == 409 and "being deleted" in str(exc.body):
+                    return False  # the previous run's namespace is going
+                raise ClusterOperationFailed(
+                    "create",
+                    f"namespace {namespace}",
+                    None,
+                    f"{exc.status} {exc.reason}",
+                ) from exc
+            return True
+
+        progress.wait_until(
+            f"namespace {namespace} free (a previous one terminating)",
+            created,
+            NAMESPACE_GONE_TIMEOUT_S,
+            1.0,
         )
 
     _context.ledger(configuration).inject(

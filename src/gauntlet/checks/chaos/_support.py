@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from kubernetes import client, utils
 
 from gauntlet.chaos import _api, _etcd, _k8s
@@ -33,6 +34,7 @@ __all__ = [
     "WriteStats",
     "chaos_config",
     "deploy_web",
+    "delete_probes",
     "deploy_web_async",
     "EtcdRoles",
     "etcd_nodes",
@@ -208,6 +210,17 @@ def recording(
         recorder.stop()
 
 
+def delete_probes(ctx: CheckContext, recorder: HistoryRecorder) -> None:
+    """Delete a recorder's ConfigMaps (after its final reads): probes in
+    ``PROBE_NAMESPACE`` outlive the check's namespace."""
+    core = ctx.cluster.core()
+    for key in recorder.keys:
+        try:
+            core.delete_namespaced_config_map(key, recorder.namespace)
+        except (client.ApiException, urllib3.exceptions.HTTPError):
+            continue  # best effort: a leftover probe ConfigMap is harmless
+
+
 @dataclass(frozen=True)
 class WriteStats:
     """Writes in a time window: how many worked and how fast."""
@@ -350,17 +363,17 @@ def wait_control_plane_healthy(
 
 def writable(ctx: CheckContext, endpoint: str, timeout_s: float = 5.0) -> bool:
     """A ConfigMap create and delete through ``endpoint`` (raises on any
-    failure)."""
+    failure), in ``PROBE_NAMESPACE``: writability, not namespaces."""
     api = _api.endpoint_client(ctx.cluster, endpoint)
     core = client.CoreV1Api(api)
     name = f"kube-gauntlet-health-{secrets.token_hex(3)}"
     body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name))
     try:
         core.create_namespaced_config_map(
-            ctx.namespace, body, _request_timeout=timeout_s
+            PROBE_NAMESPACE, body, _request_timeout=timeout_s
         )
         core.delete_namespaced_config_map(
-            name, ctx.namespace, _request_timeout=timeout_s
+            name, PROBE_NAMESPACE, _request_timeout=timeout_s
         )
     finally:
         api.close()  # type: ignore[no-untyped-call]

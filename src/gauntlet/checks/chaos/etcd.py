@@ -174,7 +174,11 @@ def check_quorum_loss(
     pods = _support.pod_snapshot(ctx, "web")
     lb = {"lb": ctx.cluster.server}
     with _support.recording(
-        ctx, lb, reads=False, pause_s=WRITE_PERIOD_S
+        ctx,
+        lb,
+        _support.PROBE_NAMESPACE,  # where a split-brain API server answers
+        reads=False,
+        pause_s=WRITE_PERIOD_S,
     ) as recorder:
         time.sleep(3)
         for node in victims:
@@ -211,6 +215,7 @@ def check_quorum_loss(
     ]
     recovery = min((op.end for op in after), default=back_at) - back_at
     lost = _lost_writes(ctx, recorder)
+    _support.delete_probes(ctx, recorder)
     ok, total = _support.service_log(ctx, lost_epoch, back_epoch)
     restarted = _support.pod_snapshot(ctx, "web") != pods
     _support.restore(ledger)

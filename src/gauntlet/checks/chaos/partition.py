@@ -10,9 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import urllib3
-from kubernetes.client.exceptions import ApiException
-
 from gauntlet.chaos.history import (
     PartitionWindow,
     check_history,
@@ -127,7 +124,7 @@ def check_minority_loses_writes(
         split_reads=True,
     ) as recorder:
         cutting, begun, ended = _partition_and_heal(ledger, access, cut, others)
-    _delete_keys(ctx, recorder.keys)
+    _support.delete_probes(ctx, recorder)
     _support.restore(ledger)
     ops = recorder.ops
     url = endpoints[cut]
@@ -228,12 +225,18 @@ def check_no_split_brain(
     cut, others = _split(ctx, minority)
     endpoints = _endpoints(ctx, [cut, *others])
     with _support.recording(
-        ctx, endpoints, keys=3, timeout_s=HISTORY_TIMEOUT_S, pause_s=0.05
+        ctx,
+        endpoints,
+        _support.PROBE_NAMESPACE,
+        keys=3,
+        timeout_s=HISTORY_TIMEOUT_S,
+        pause_s=0.05,
     ) as recorder:
         _, begun, ended = _partition_and_heal(ledger, access, cut, others)
     _support.restore(ledger)
     _support.wait_control_plane_healthy(ctx, config, members)
     recorder.final_reads()
+    _support.delete_probes(ctx, recorder)
     states = collect_etcd_states(
         members, configuration=config.configuration, secrets=config.secrets
     )
@@ -256,12 +259,3 @@ def check_no_split_brain(
     if violations:
         raise violated("no split brain", "; ".join(violations[:3]))
     return violations
-
-
-def _delete_keys(ctx: CheckContext, keys: list[str]) -> None:
-    core = ctx.cluster.core()
-    for key in keys:
-        try:
-            core.delete_namespaced_config_map(key, _support.PROBE_NAMESPACE)
-        except (ApiException, urllib3.exceptions.HTTPError):
-            continue  # best effort: a leftover probe ConfigMap is harmless

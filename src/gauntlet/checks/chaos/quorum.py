@@ -81,6 +81,7 @@ def check_quorum_math(
         _support.wait_control_plane_healthy(ctx, config, members)
         recorder.final_reads()
         problems += check_history(recorder.ops, None)
+    _support.delete_probes(ctx, recorder)
     _support.restore(ledger)
     if problems:
         raise violated(

@@ -1,0 +1,1 @@
+"""Node objects: remove a node from the cluster (RES-10)."""
