@@ -69,7 +69,6 @@ def check_drain_respects_budgets(
         CheckSkipped: fewer than 2 workers.
     """
     workers = _workers(ctx)
-    core = ctx.cluster.core()
     _support.deploy_web(ctx, replicas=REPLICAS, spread=False)
     utils.create_from_dict(  # type: ignore[no-untyped-call]
         ctx.cluster.api,
@@ -83,13 +82,7 @@ def check_drain_respects_budgets(
     apps = ctx.cluster.apps()
     with Watcher(apps.list_namespaced_deployment, ctx.namespace) as watch:
         began = time.time()
-        _support.inject(
-            ledger,
-            f"cordon {victim}",
-            kinds.uncordon(ctx.cluster, victim),
-            lambda: drain.cordon(core, victim),
-        )
-        result = drain.drain(core, victim, timeout_s)
+        result = _cordon_and_drain(ctx, ledger, victim, timeout_s)
         moved = _moved(ctx, victim) if result.complete else None
         ended = time.time()
         available = [
@@ -160,13 +153,7 @@ def check_leave_and_join(
     }
     with Watcher(core.list_node) as nodes:
         began = time.time()
-        _support.inject(
-            ledger,
-            f"cordon {victim}",
-            kinds.uncordon(ctx.cluster, victim),
-            lambda: drain.cordon(core, victim),
-        )
-        drain.drain(core, victim, DRAIN_TIMEOUT_S)
+        _cordon_and_drain(ctx, ledger, victim, DRAIN_TIMEOUT_S)
         _support.inject(
             ledger,
             f"stop kubelet on {victim} and delete its Node",
@@ -215,6 +202,20 @@ def check_leave_and_join(
 
 
 # -- steps --------------------------------------------------------------------
+
+
+def _cordon_and_drain(
+    ctx: CheckContext, ledger: FaultLedger, node: str, timeout_s: float
+) -> drain.DrainResult:
+    """Cordon (undone by the ledger) and drain ``node``."""
+    core = ctx.cluster.core()
+    _support.inject(
+        ledger,
+        f"cordon {node}",
+        kinds.uncordon(ctx.cluster, node),
+        lambda: drain.cordon(core, node),
+    )
+    return drain.drain(core, node, timeout_s)
 
 
 def _web_pods(ctx: CheckContext, ready: bool = True) -> dict[str, str]:
