@@ -131,7 +131,9 @@ def check_leader_loss(
             kinds.start_component(access, leader, "etcd"),
             lambda: access.kill(leader, "etcd", signal.SIGKILL),
         )
-        election = _wait_new_leader(config, old.member_id, others) - killed
+        election = (
+            _wait_new_leader(config, old.member_id, others, leader) - killed
+        )
         time.sleep(8)
     stats = _support.write_stats(recorder.ops, killed - 1.0)
     lost = _lost_writes(ctx, recorder)
@@ -246,7 +248,10 @@ def check_quorum_loss(
 
 
 def _wait_new_leader(
-    config: _support.ChaosConfig, old_id: str, endpoints: list[str]
+    config: _support.ChaosConfig,
+    old_id: str,
+    endpoints: list[str],
+    old_node: str,
 ) -> float:
     """Monotonic time the surviving members first agree on a new leader.
 
@@ -265,7 +270,7 @@ def _wait_new_leader(
             return time.monotonic()
         time.sleep(ELECTION_POLL_S)
     raise violated(
-        "etcd leader killed",
+        f"etcd leader on {old_node} killed",
         f"no new leader within {ELECTION_TIMEOUT_S:.0f}s",
     )
 
