@@ -22,6 +22,7 @@ from gauntlet.cluster import drain, workloads
 from gauntlet.errors import GuaranteeTimeout
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.nodes.base import NodeAccess
 
 __all__ = [
     "DRAIN_TIMEOUT_S",
@@ -265,7 +266,7 @@ def _budget_state(ctx: CheckContext) -> str:
     )
 
 
-def _leave(ctx: CheckContext, access: Any, victim: str) -> None:
+def _leave(ctx: CheckContext, access: NodeAccess, victim: str) -> None:
     """Stop the kubelet, delete the Node, wait until it is gone."""
     core = ctx.cluster.core()
     access.stop(victim, "kubelet")
