@@ -196,6 +196,26 @@ def pods_of(
     )
 
 
+def delete_app_pods(
+    core: client.CoreV1Api,
+    namespace: str,
+    app: str,
+    timeout_s: float = READY_TIMEOUT_S,
+) -> None:
+    """Delete the pods of ``app`` at once and wait until they are gone, so
+    the next step does not count (or schedule around) pods on their way out."""
+    core.delete_collection_namespaced_pod(
+        namespace, label_selector=f"app={app}", grace_period_seconds=0
+    )
+    progress.wait_until(
+        f"pods of {app} gone",
+        lambda: not pods_of(core, namespace, app),
+        timeout_s,
+        POLL_INTERVAL_S,
+        quiet=True,
+    )
+
+
 def node_is_ready(node: client.V1Node) -> bool:
     return any(
         c.type == "Ready" and c.status == "True"

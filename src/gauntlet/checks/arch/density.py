@@ -8,6 +8,8 @@ room for (all pinned there with a nodeSelector, tolerating its taints):
 exactly the room must be bound, and the extra pod must stay Pending with
 ``FailedScheduling`` ("Too many pods"). Without such a node the check
 reports and skips that part, saying how to set one up (``maxPods``).
+The fill pods are deleted (and awaited) before the check returns, so a
+second run counts the node's pods from the same start.
 """
 
 from __future__ import annotations
@@ -72,7 +74,11 @@ def check_pod_density_limits(ctx: CheckContext) -> None:
             "with the kubelet's maxPods to check that the extra pod stays "
             "Pending"
         )
-    fill = _fill(ctx, node, limit)
+    app = unique("fill")
+    try:
+        fill = _fill(ctx, node, limit, app)
+    finally:
+        workloads.delete_app_pods(ctx.cluster.core(), ctx.namespace, app)
     ctx.evidence(
         f"filling {node}",
         {
@@ -122,9 +128,9 @@ def _pods_on(ctx: CheckContext, node: str) -> list[KubeObject]:
     return [p for p in listed.items if p.status.phase not in TERMINAL_PHASES]
 
 
-def _fill(ctx: CheckContext, node: str, limit: int) -> Fill:
+def _fill(ctx: CheckContext, node: str, limit: int, app: str) -> Fill:
     """Send room + 1 pods to ``node``; wait until placement settles."""
-    core, ns, app = ctx.cluster.core(), ctx.namespace, unique("fill")
+    core, ns = ctx.cluster.core(), ctx.namespace
     workloads.ensure_service_account(core, ns)
     existing = len(_pods_on(ctx, node))
     room = max(limit - existing, 0)
