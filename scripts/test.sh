@@ -13,4 +13,4 @@ present=()
 for s in "${suites[@]}"; do [ -d "$s" ] && present+=("$s"); done
 trap '.venv/bin/gauntlet lab down >/dev/null 2>&1 || true' EXIT
 .venv/bin/python -m pytest -p no:cacheprovider -o testpaths= \
-  --timeout 900 -ra "${present[@]}" "$@"
+  --timeout 900 -ra --durations=30 "${present[@]}" "$@"
