@@ -21,7 +21,7 @@ from kubernetes import client, utils
 
 from gauntlet.chaos import _api, _etcd, _k8s
 from gauntlet.chaos.api.probes import fetch_function
-from gauntlet.chaos.history import HistoryRecorder, Operation
+from gauntlet.chaos.history import HistoryRecorder, Operation, check_history
 from gauntlet.checks.context import CheckContext, violated
 from gauntlet.cluster import workloads
 from gauntlet.faults.ledger import FaultLedger
@@ -208,6 +208,13 @@ def recording(
         yield recorder
     finally:
         recorder.stop()
+
+
+def lost_writes(recorder: HistoryRecorder) -> list[str]:
+    """Read every probe back once the cluster is healthy again and check
+    the history: acknowledged writes lost, stale reads, rewinds."""
+    recorder.final_reads()
+    return check_history(recorder.ops, None)
 
 
 def delete_probes(ctx: CheckContext, recorder: HistoryRecorder) -> None:

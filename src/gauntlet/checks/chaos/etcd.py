@@ -12,7 +12,6 @@ import signal
 import time
 
 from gauntlet.chaos import _etcd
-from gauntlet.chaos.history import HistoryRecorder, check_history
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.faults import kinds
@@ -39,11 +38,6 @@ QUORUM_GRACE_S = 3.0
 SERVICE_MIN_RATIO = 0.95
 ELECTION_POLL_S = 0.2
 ELECTION_TIMEOUT_S = 30.0
-
-
-def _lost_writes(ctx: CheckContext, recorder: HistoryRecorder) -> list[str]:
-    recorder.final_reads()
-    return check_history(recorder.ops, None)
 
 
 def check_follower_loss(
@@ -76,7 +70,7 @@ def check_follower_loss(
         time.sleep(2)
     stats = _support.write_stats(recorder.ops, down, up)
     caught_up = _catch_up(config, members)
-    lost = _lost_writes(ctx, recorder)
+    lost = _support.lost_writes(recorder)
     _support.restore(ledger)
     ctx.measure(
         "write latency p50, one follower down", stats.latency_p50_s, "s"
@@ -136,7 +130,7 @@ def check_leader_loss(
         )
         time.sleep(8)
     stats = _support.write_stats(recorder.ops, killed - 1.0)
-    lost = _lost_writes(ctx, recorder)
+    lost = _support.lost_writes(recorder)
     _support.restore(ledger)
     _support.wait_control_plane_healthy(ctx, config, members)
     ctx.measure("seconds to elect a new etcd leader", election, "s", 5.0)
@@ -216,7 +210,7 @@ def check_quorum_loss(
         if op.kind == "write" and op.start >= back_at and op.result == "ok"
     ]
     recovery = min((op.end for op in after), default=back_at) - back_at
-    lost = _lost_writes(ctx, recorder)
+    lost = _support.lost_writes(recorder)
     _support.delete_probes(ctx, recorder)
     ok, total = _support.service_log(ctx, lost_epoch, back_epoch)
     restarted = _support.pod_snapshot(ctx, "web") != pods

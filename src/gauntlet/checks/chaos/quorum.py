@@ -12,7 +12,7 @@ import functools
 import time
 from dataclasses import dataclass
 
-from gauntlet.chaos.history import Operation, check_history
+from gauntlet.chaos.history import Operation
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.faults import kinds
@@ -79,8 +79,7 @@ def check_quorum_math(
         problems += _judge(ctx, recorder.ops, window, members, tolerated)
     if not problems:  # else the cluster may never look healthy: report
         _support.wait_control_plane_healthy(ctx, config, members)
-        recorder.final_reads()
-        problems += check_history(recorder.ops, None)
+        problems += _support.lost_writes(recorder)
     _support.delete_probes(ctx, recorder)
     _support.restore(ledger)
     if problems:
