@@ -85,8 +85,16 @@ def check_pod_creation_flow(ctx: CheckContext) -> None:
             node lease), a timestamp out of order or from the wrong
             reporter, or a startup p99 above the SLO.
     """
+    app = unique(APP)
+    try:
+        _check_flow(ctx, app)
+    finally:  # unscheduled leftovers would start with the next run's pods
+        workloads.delete_app_pods(ctx.cluster.core(), ctx.namespace, app)
+
+
+def _check_flow(ctx: CheckContext, app: str) -> None:
     count = startup_pod_count()
-    core, ns, app = ctx.cluster.core(), ctx.namespace, unique(APP)
+    core, ns = ctx.cluster.core(), ctx.namespace
     with Watcher(
         core.list_namespaced_pod, ns, label_selector=f"app={app}"
     ) as pods:
