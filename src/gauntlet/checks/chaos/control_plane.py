@@ -39,7 +39,12 @@ APISERVER_DOWN_S = 8.0
 MAX_WRITE_GAP_S = 2.0
 LEASE_DURATION_S = 15.0
 RETRY_PERIOD_S = 2.0
-TAKEOVER_BOUND_S = LEASE_DURATION_S + RETRY_PERIOD_S + 3.0
+RETRY_JITTER = 1.2
+"""client-go waits retryPeriod * (1 + up to 1.2) between tries."""
+TAKEOVER_BOUND_S = LEASE_DURATION_S + 2 * RETRY_PERIOD_S * (1 + RETRY_JITTER)
+"""leaseDuration + retryPeriod as client-go times them: a standby sees the
+last renewal up to one jittered retry late and takes the expired Lease at
+its next jittered try (about 24 s; a healthy lab measures 15-16 s)."""
 TAKEOVER_TIMEOUT_S = 60.0
 API_DOWN_TIMEOUT_S = 3.0
 
