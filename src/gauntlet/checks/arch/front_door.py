@@ -68,7 +68,7 @@ def check_api_server_is_the_front_door(ctx: CheckContext) -> None:
         )
 
 
-def _pool(cluster: Cluster) -> urllib3.PoolManager:
+def anonymous_pool(cluster: Cluster) -> urllib3.PoolManager:
     """HTTP without any credential, verifying the cluster's CA."""
     cfg = cluster.api.configuration
     kwargs: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
@@ -82,7 +82,7 @@ def _pool(cluster: Cluster) -> urllib3.PoolManager:
 
 
 def _anonymous_read(ctx: CheckContext) -> list[str]:
-    with _pool(ctx.cluster) as pool:
+    with anonymous_pool(ctx.cluster) as pool:
         resp = pool.request("GET", ctx.cluster.server + ANONYMOUS_PATH)
     ctx.evidence(
         "anonymous request", f"GET {ANONYMOUS_PATH} -> HTTP {resp.status}"
@@ -189,7 +189,7 @@ def _unprivileged_write(ctx: CheckContext) -> list[str]:
         "metadata": {"name": "kg-written-without-rbac"},
     }
     path = f"/api/v1/namespaces/{ns}/configmaps"
-    with _pool(ctx.cluster) as pool:
+    with anonymous_pool(ctx.cluster) as pool:
         resp = pool.request(
             "POST",
             ctx.cluster.server + path,
