@@ -20,7 +20,9 @@ def test_stopped_kubelet_is_reported_by_probe_and_lease(
     faults, cluster, lab_check, restore
 ):
     with watch_node_leases(lab_check) as leases:
-        probed = start_failing_liveness_pod(lab_check)
+        # The first probe comes after the kubelet is stopped, or a restart
+        # could happen (and be seen) before the sabotage.
+        probed = start_failing_liveness_pod(lab_check, probe_delay_s=60)
         node = probed.node
         faults.stop(node, "kubelet")
         restore.callback(restart_kubelet, faults, cluster, node)

@@ -79,8 +79,13 @@ def watch_node_leases(ctx: CheckContext) -> Watcher:
     )
 
 
-def start_failing_liveness_pod(ctx: CheckContext) -> ProbedPod:
-    """Start a pod whose liveness probe never passes; wait until it runs."""
+def start_failing_liveness_pod(
+    ctx: CheckContext, probe_delay_s: int = PROBE_DELAY_S
+) -> ProbedPod:
+    """Start a pod whose liveness probe never passes; wait until it runs.
+
+    ``probe_delay_s`` lets a caller break the node before the first probe.
+    """
     core, ns, name = ctx.cluster.core(), ctx.namespace, unique("liveness")
     workloads.ensure_service_account(core, ns)
     body: KubeObject = workloads.shell_pod(name, ctx.images.workload)
@@ -89,7 +94,7 @@ def start_failing_liveness_pod(ctx: CheckContext) -> ProbedPod:
     spec["terminationGracePeriodSeconds"] = 1
     spec["containers"][0]["livenessProbe"] = {
         "exec": {"command": ["cat", "/tmp/never-there"]},
-        "initialDelaySeconds": PROBE_DELAY_S,
+        "initialDelaySeconds": probe_delay_s,
         "periodSeconds": 1,
         "failureThreshold": 1,
     }
