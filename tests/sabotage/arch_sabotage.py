@@ -12,6 +12,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import urllib3
 import yaml
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
@@ -144,7 +145,8 @@ class RogueBinder:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=15)
+        assert not self._thread.is_alive(), "the rogue binder did not stop"
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -160,8 +162,8 @@ class RogueBinder:
                     pod = event["object"]
                     if event["type"] != "DELETED" and not pod.spec.node_name:
                         self._bind(pod.metadata.name)
-            except ApiException:
-                time.sleep(POLL_INTERVAL_S)
+            except (ApiException, urllib3.exceptions.HTTPError, OSError):
+                time.sleep(POLL_INTERVAL_S)  # a broken watch: open another
 
     def _bind(self, pod: str) -> None:
         binding = client.V1Binding(

@@ -42,6 +42,16 @@ def set_flags_on_control_planes(
     _settled(cluster, check, component)
 
 
+def wait_settled(cluster: Cluster, check: CheckContext) -> None:
+    """Both elected components renew a lease and the control plane works:
+    what a test leaves behind after disturbing the API servers."""
+    for component in LEADER_ELECTED:
+        wait_leader_renewing(cluster, component)
+    _support.wait_control_plane_healthy(
+        check, _support.chaos_config(check, check.nodes), 3
+    )
+
+
 def _settled(cluster: Cluster, check: CheckContext, component: str) -> None:
     if component in LEADER_ELECTED:
         wait_leader_renewing(cluster, component)

@@ -17,13 +17,14 @@ from gauntlet.lab.faults import LabFaults
 HEALTHY_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.5
 PKI = "/etc/kubernetes/pki/etcd"
+ETCD_CLIENT_PORT = 2379
 UNSTARTED_PEER_URL = "https://127.0.0.1:2390"
 
 
 def client_url(faults: LabFaults, node: str) -> str:
     topo = faults.lab.topology()
     assert topo is not None
-    return f"https://{topo.node(node).ip}:2379"
+    return f"https://{topo.node(node).ip}:{ETCD_CLIENT_PORT}"
 
 
 def wait_member_healthy(faults: LabFaults, node: str) -> None:
@@ -69,12 +70,22 @@ def start_rogue_etcd_client(
     faults.exec(node, ["sh", "-c", command])
     restore.callback(stop_marked_processes, faults, node, key)
     progress.wait_until(
-        f"rogue etcd client on {node} running",
-        lambda: marked_pids(faults, node, key),
+        f"rogue etcd client on {node} connected to etcd",
+        lambda: _connected_to_etcd(
+            faults, node, marked_pids(faults, node, key)
+        ),
         HEALTHY_TIMEOUT_S,
         POLL_INTERVAL_S,
     )
     return key
+
+
+def _connected_to_etcd(faults: LabFaults, node: str, pids: list[int]) -> bool:
+    """A process started is not yet a client: wait for its connection."""
+    return any(
+        c.pid in pids and c.remote_port == ETCD_CLIENT_PORT
+        for c in faults.connections(node)
+    )
 
 
 def marked_pids(faults: LabFaults, node: str, marker: str) -> list[int]:
@@ -147,7 +158,10 @@ def lower_quota(
     return the node and the quota."""
     topo = faults.lab.topology()
     assert topo is not None
-    by_url = {f"https://{n.ip}:2379": n.name for n in topo.control_planes}
+    by_url = {
+        f"https://{n.ip}:{ETCD_CLIENT_PORT}": n.name
+        for n in topo.control_planes
+    }
     follower = next(m for m in faults.etcd_members() if not m.is_leader)
     node = by_url[follower.endpoint]
     quota = int(follower.db_size / ratio)

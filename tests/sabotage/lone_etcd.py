@@ -49,8 +49,17 @@ def start_lone_etcd(lab, faults, data_dir):
 
 
 def stop_lone_etcd(faults, pid, data_dir):
+    """Stop it and wait until it is gone before removing its data: a
+    loaded host may still be flushing when a fixed pause ends."""
     faults.exec(MINORITY, ["kill", pid], check=False)
-    time.sleep(2)
+    deadline = time.monotonic() + 30
+    while not faults.exec(
+        MINORITY, ["kill", "-0", pid], check=False
+    ).returncode:
+        if time.monotonic() > deadline:
+            faults.exec(MINORITY, ["kill", "-9", pid], check=False)
+            break
+        time.sleep(0.5)
     faults.exec(MINORITY, ["rm", "-rf", data_dir, f"{data_dir}.log"])
 
 

@@ -29,4 +29,6 @@ def test_database_near_its_quota_is_reported(faults, lab_check, restore):
     )
 
     restore.close()
-    check_etcd_is_healthy(lab_check, observe_s=OBSERVE_S)
+    # The gate's full window: in 3 s right after the member's restart,
+    # one slow fsync would decide the p99.
+    check_etcd_is_healthy(lab_check)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from control_plane_sabotage import wait_settled
 
 from gauntlet.checks.load.slo import check_api_latency_slos
 from gauntlet.errors import GuaranteeViolated
@@ -33,7 +34,7 @@ def _move(pids: list[int], group: Path) -> None:
 
 
 def test_api_servers_starved_of_cpu_break_the_latency_slos(
-    lab_check, restore, monkeypatch
+    cluster, lab_check, restore, monkeypatch
 ):
     monkeypatch.setenv("KUBE_GAUNTLET_LOAD_SECONDS", "10")
     pids = _apiserver_host_pids()
@@ -51,6 +52,7 @@ def test_api_servers_starved_of_cpu_break_the_latency_slos(
         )
         for pid, text in original.items()
     }
+    restore.callback(wait_settled, cluster, lab_check)  # runs last
     for pid in pids:
         restore.callback(_move, [pid], CPU / parents[pid].lstrip("/"))
     _move(pids, STARVED)
