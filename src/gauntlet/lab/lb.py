@@ -3,7 +3,10 @@
 Like the HAProxy of a kubeadm HA setup: connections are spread round-robin
 over the API servers whose ``/readyz`` answers 200, so losing one API server
 (or cutting it off from etcd's majority) is survivable for clients.
-Run as a daemon: ``python -m gauntlet.lab.lb LISTEN_IP:PORT BACKEND ...``.
+Backends listed in the drain file get no new connections at all, like
+HAProxy's ``disable server`` (sabotages take a rogue API server out).
+Run as a daemon:
+``python -m gauntlet.lab.lb DRAIN_FILE LISTEN_IP:PORT BACKEND ...``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import itertools
 import ssl
 import sys
 import time
+from pathlib import Path
 
 HEALTH_INTERVAL_S = 1.0
 HEALTH_TIMEOUT_S = 1.5
@@ -23,8 +27,11 @@ CONNECT_TIMEOUT_S = 2.0
 class Balancer:
     """Round-robin over healthy backends, with health checks on /readyz."""
 
-    def __init__(self, backends: list[tuple[str, int]]) -> None:
+    def __init__(
+        self, backends: list[tuple[str, int]], drain_file: Path | None = None
+    ) -> None:
         self.backends = backends
+        self.drain_file = drain_file
         self.healthy = {b: True for b in backends}
         self._turn = itertools.count()
         self._tls = ssl.create_default_context()
@@ -63,11 +70,24 @@ class Balancer:
                 self.healthy[backend] = ok
             await asyncio.sleep(HEALTH_INTERVAL_S)
 
+    def drained(self) -> set[tuple[str, int]]:
+        """Read on every connection, so a drain applies to the next one."""
+        try:
+            text = self.drain_file.read_text() if self.drain_file else ""
+        except OSError:
+            return set()
+        return {_split(line) for line in text.split() if ":" in line}
+
     def candidates(self) -> list[tuple[str, int]]:
-        """Every backend, starting one further along on each connection;
-        healthy ones first, the others as a last resort."""
+        """The backends not drained, starting one further along on each
+        connection; healthy ones first, the others as a last resort."""
         start, n = next(self._turn), len(self.backends)
-        order = [self.backends[(start + i) % n] for i in range(n)]
+        drained = self.drained()
+        order = [
+            b
+            for b in (self.backends[(start + i) % n] for i in range(n))
+            if b not in drained
+        ]
         up = [b for b in order if self.healthy[b]]
         return up + [b for b in order if not self.healthy[b]]
 
@@ -107,8 +127,8 @@ def _split(addr: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def serve(listen: str, backends: list[str]) -> None:
-    balancer = Balancer([_split(b) for b in backends])
+async def serve(drain_file: Path, listen: str, backends: list[str]) -> None:
+    balancer = Balancer([_split(b) for b in backends], drain_file)
     host, port = _split(listen)
     server = await asyncio.start_server(
         balancer.handle, host, port, reuse_address=True
@@ -119,4 +139,4 @@ async def serve(listen: str, backends: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(sys.argv[1], sys.argv[2:]))
+    asyncio.run(serve(Path(sys.argv[1]), sys.argv[2], sys.argv[3:]))
