@@ -24,7 +24,11 @@ from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.errors import GauntletError, LabError, NodeAccessError
-from gauntlet.faults.ledger import FaultLedger, install_signal_handlers
+from gauntlet.faults.ledger import (
+    FaultLedger,
+    RollbackFailure,
+    install_signal_handlers,
+)
 from gauntlet.faults.mirror import ConfigMapMirror
 from gauntlet.nodes import factory
 from gauntlet.nodes.base import NodeAccess
@@ -154,6 +158,23 @@ def ledger(cluster: Cluster, run_id: str) -> Iterator[FaultLedger]:
         failures = faults.rollback_all()
     finally:
         restore()
+    _fail_on(failures)
+
+
+@pytest.fixture(autouse=True)
+def _faults_rolled_back_when_the_test_ends(
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    """A check that fails midway leaves its faults open: roll them back as
+    its test ends, not when the session does."""
+    uses = "ledger" in request.fixturenames
+    faults = request.getfixturevalue("ledger") if uses else None
+    yield
+    if faults is not None:
+        _fail_on(faults.rollback_all())
+
+
+def _fail_on(failures: list[RollbackFailure]) -> None:
     if failures:
         undone = "; ".join(
             f"{f.entry.description}: {f.error}" for f in failures
