@@ -100,12 +100,6 @@ def point_minority_at_lone_etcd(
     """Run a lone etcd on cp3 and restart cp3's API server on it; undo
     steps go on ``restore``."""
     access = check.nodes
-    # Clients of the load balancer (kubelets, kube-proxy, this runner) must
-    # not land on the rogue API server: the checks reach it directly. The
-    # drain comes first (so the kill below moves every client off it) and
-    # is undone last (once cp3 is back on the real etcd).
-    faults.set_lb_drained(MINORITY, True)
-    restore.callback(faults.set_lb_drained, MINORITY, False)
     sabotage = FaultLedger(f"{run_id}-lone-etcd-sabotage")
     restore.callback(_support.restore, sabotage)
     data_dir = f"/tmp/kg-lone-{secrets.token_hex(3)}"
