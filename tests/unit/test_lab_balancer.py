@@ -21,16 +21,3 @@ def test_a_down_api_server_is_tried_last():
 
     assert [order[0] for order in tried] == [CP1, CP3, CP3]
     assert all(order[-1] == CP2 for order in tried)
-
-
-def test_a_drained_api_server_gets_no_connection_at_all(tmp_path):
-    drain = tmp_path / "lb-drained"
-    lb = Balancer([CP1, CP2, CP3], drain)
-    drain.write_text("10.250.0.13:6443\n")
-    lb.healthy[CP1] = lb.healthy[CP2] = False  # even when the rest is down
-
-    tried = [lb.candidates() for _ in range(3)]
-
-    assert all(CP3 not in order and len(order) == 2 for order in tried)
-    drain.write_text("")
-    assert CP3 in lb.candidates()

@@ -137,7 +137,6 @@ class LabCluster:
         current = self.topology()
         if current == topo and self.healthy():
             progress.say("a healthy lab of this shape is already up: reusing")
-            self.paths.lb_drained.unlink(missing_ok=True)  # a crash's leftover
             return BootReport(self.paths.kubeconfig, 0.0, True)
         if current is not None or cleanup.lab_processes():
             progress.say("removing the previous lab first")
@@ -251,14 +250,12 @@ class LabCluster:
     def _start_lb(self, topo: Topology) -> None:
         backends = [f"{n.ip}:{API_PORT}" for n in topo.control_planes]
         log = self.paths.lb_log.open("ab")
-        self.paths.lb_drained.unlink(missing_ok=True)
         src = str(Path(__file__).resolve().parents[2])
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "gauntlet.lab.lb",
-                str(self.paths.lb_drained),
                 f"{BRIDGE_IP}:{API_PORT}",
                 *backends,
             ],

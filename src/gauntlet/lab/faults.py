@@ -19,7 +19,7 @@ from gauntlet.errors import LabError
 from gauntlet.lab import network, node, sh
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.topology import API_PORT, LabNode
+from gauntlet.lab.topology import LabNode
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
 from gauntlet.nodes.types import Connection, Process
 
@@ -120,15 +120,6 @@ class LabFaults:
 
     def heal(self, node_name: str) -> None:
         network.heal(self._node(node_name))
-
-    def set_lb_drained(self, node_name: str, drained: bool) -> None:
-        """Take ``node_name``'s API server out of the lab's load balancer
-        (no new connections from the next one on), or put it back."""
-        backend = f"{self._node(node_name).ip}:{API_PORT}"
-        path = self.lab.paths.lb_drained
-        lines = set(path.read_text().split()) if path.exists() else set()
-        lines = lines | {backend} if drained else lines - {backend}
-        path.write_text("".join(f"{line}\n" for line in sorted(lines)))
 
     # -- observation --
 

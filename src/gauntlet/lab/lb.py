@@ -3,10 +3,7 @@
 Like the HAProxy of a kubeadm HA setup: connections are spread round-robin
 over the API servers whose ``/readyz`` answers 200, so losing one API server
 (or cutting it off from etcd's majority) is survivable for clients.
-Backends listed in the drain file get no new connections at all, like
-HAProxy's ``disable server`` (sabotages take a rogue API server out).
-Run as a daemon:
-``python -m gauntlet.lab.lb DRAIN_FILE LISTEN_IP:PORT BACKEND ...``.
+Run as a daemon: ``python -m gauntlet.lab.lb LISTEN_IP:PORT BACKEND ...``.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import itertools
 import ssl
 import sys
 import time
-from pathlib import Path
 
 HEALTH_INTERVAL_S = 1.0
 HEALTH_TIMEOUT_S = 1.5
@@ -27,11 +23,8 @@ CONNECT_TIMEOUT_S = 2.0
 class Balancer:
     """Round-robin over healthy backends, with health checks on /readyz."""
 
-    def __init__(
-        self, backends: list[tuple[str, int]], drain_file: Path | None = None
-    ) -> None:
+    def __init__(self, backends: list[tuple[str, int]]) -> None:
         self.backends = backends
-        self.drain_file = drain_file
         self.healthy = {b: True for b in backends}
         self._turn = itertools.count()
         self._tls = ssl.create_default_context()
@@ -70,24 +63,11 @@ class Balancer:
                 self.healthy[backend] = ok
             await asyncio.sleep(HEALTH_INTERVAL_S)
 
-    def drained(self) -> set[tuple[str, int]]:
-        """Read on every connection, so a drain applies to the next one."""
-        try:
-            text = self.drain_file.read_text() if self.drain_file else ""
-        except OSError:
-            return set()
-        return {_split(line) for line in text.split() if ":" in line}
-
     def candidates(self) -> list[tuple[str, int]]:
-        """The backends not drained, starting one further along on each
-        connection; healthy ones first, the others as a last resort."""
+        """Every backend, starting one further along on each connection;
+        healthy ones first, the others as a last resort."""
         start, n = next(self._turn), len(self.backends)
-        drained = self.drained()
-        order = [
-            b
-            for b in (self.backends[(start + i) % n] for i in range(n))
-            if b not in drained
-        ]
+        order = [self.backends[(start + i) % n] for i in range(n)]
         up = [b for b in order if self.healthy[b]]
         return up + [b for b in order if not self.healthy[b]]
 
@@ -127,8 +107,8 @@ def _split(addr: str) -> tuple[str, int]:
     return host, int(port)
 
 
-async def serve(drain_file: Path, listen: str, backends: list[str]) -> None:
-    balancer = Balancer([_split(b) for b in backends], drain_file)
+async def serve(listen: str, backends: list[str]) -> None:
+    balancer = Balancer([_split(b) for b in backends])
     host, port = _split(listen)
     server = await asyncio.start_server(
         balancer.handle, host, port, reuse_address=True
@@ -139,4 +119,4 @@ async def serve(drain_file: Path, listen: str, backends: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(Path(sys.argv[1]), sys.argv[2], sys.argv[3:]))
+    asyncio.run(serve(sys.argv[1], sys.argv[2:]))

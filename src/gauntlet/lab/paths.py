@@ -97,11 +97,6 @@ class LabPaths:
         return self.root / "lb.log"
 
     @property
-    def lb_drained(self) -> Path:
-        """Backends (``ip:port`` lines) the load balancer must not use."""
-        return self.root / "lb-drained"
-
-    @property
     def created_dirs(self) -> Path:
         return self.root / "created-dirs.json"
 
