@@ -26,7 +26,7 @@ class Balancer:
     def __init__(self, backends: list[tuple[str, int]]) -> None:
         self.backends = backends
         self.healthy = {b: True for b in backends}
-        self._turn = itertools.count()
+        self._rr = itertools.cycle(backends)
         self._tls = ssl.create_default_context()
         self._tls.check_hostname = False
         self._tls.verify_mode = ssl.CERT_NONE
@@ -64,12 +64,9 @@ class Balancer:
             await asyncio.sleep(HEALTH_INTERVAL_S)
 
     def candidates(self) -> list[tuple[str, int]]:
-        """Every backend, starting one further along on each connection;
-        healthy ones first, the others as a last resort."""
-        start, n = next(self._turn), len(self.backends)
-        order = [self.backends[(start + i) % n] for i in range(n)]
-        up = [b for b in order if self.healthy[b]]
-        return up + [b for b in order if not self.healthy[b]]
+        first = [next(self._rr) for _ in self.backends]
+        up = [b for b in first if self.healthy[b]]
+        return up + [b for b in first if not self.healthy[b]]
 
     async def handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
