@@ -1,8 +1,10 @@
 """A small TCP load balancer in front of the lab's API servers.
 
-Like the HAProxy of a kubeadm HA setup: connections are spread round-robin
-over the API servers whose ``/readyz`` answers 200, so losing one API server
-(or cutting it off from etcd's majority) is survivable for clients.
+Like an HAProxy in active/backup mode: each connection goes to the first
+API server, in a fixed order, whose ``/readyz`` answers 200, so losing one
+API server (or cutting it off from etcd's majority) is survivable for
+clients. A fixed order keeps the lab predictable: the suites know which API
+server the clients use, and the chaos checks take that one away.
 Run as a daemon: ``python -m gauntlet.lab.lb LISTEN_IP:PORT BACKEND ...``.
 """
 
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import ssl
 import sys
 import time
@@ -21,12 +22,11 @@ CONNECT_TIMEOUT_S = 2.0
 
 
 class Balancer:
-    """Round-robin over healthy backends, with health checks on /readyz."""
+    """The first healthy backend in order, with health checks on /readyz."""
 
     def __init__(self, backends: list[tuple[str, int]]) -> None:
         self.backends = backends
         self.healthy = {b: True for b in backends}
-        self._rr = itertools.cycle(backends)
         self._tls = ssl.create_default_context()
         self._tls.check_hostname = False
         self._tls.verify_mode = ssl.CERT_NONE
@@ -64,9 +64,9 @@ class Balancer:
             await asyncio.sleep(HEALTH_INTERVAL_S)
 
     def candidates(self) -> list[tuple[str, int]]:
-        first = [next(self._rr) for _ in self.backends]
-        up = [b for b in first if self.healthy[b]]
-        return up + [b for b in first if not self.healthy[b]]
+        """Healthy backends in order, then the others as a last resort."""
+        up = [b for b in self.backends if self.healthy[b]]
+        return up + [b for b in self.backends if not self.healthy[b]]
 
     async def handle(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
