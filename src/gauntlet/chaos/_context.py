@@ -85,9 +85,8 @@ def cluster(secrets: Secrets = None) -> Cluster:
         if found is None:
             found = _CLUSTERS[wanted] = api_client(wanted)
         # Each activity starts on fresh connections: a kept-alive one may
-        # be pinned (through a TCP balancer) to an API server that the
-        # previous activity broke, and hang there for a minute.
-        found.api.rest_client.pool_manager.clear()
+        # be pinned to an API server the previous activity broke.
+        found.reconnect()
         return found
 
 

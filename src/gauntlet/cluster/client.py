@@ -173,6 +173,12 @@ class Cluster:
             "context"
         )
 
+    def reconnect(self) -> None:
+        """Drop kept-alive connections: through a TCP balancer one stays
+        pinned to the API server it reached first, even one that a fault
+        broke; the next request opens a new one to a ready API server."""
+        self.api.rest_client.pool_manager.clear()
+
     def close(self) -> None:
         """Release the connection pool (and its threads)."""
         self.api.close()  # type: ignore[no-untyped-call]

@@ -345,6 +345,7 @@ def wait_control_plane_healthy(
     start = time.monotonic()
 
     def healthy() -> bool:
+        ctx.cluster.reconnect()  # not pinned to what was left during a fault
         found = _etcd.members(config.configuration, config.secrets)
         leaders = {m.leader_id for m in found}
         if len(found) < members or len(leaders) != 1 or "0" in leaders:
