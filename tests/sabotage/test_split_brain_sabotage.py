@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from lone_etcd import MINORITY, point_minority_at_lone_etcd
 
+from gauntlet import progress
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.chaos.etcd import check_quorum_loss
 from gauntlet.checks.chaos.partition import (
@@ -27,13 +28,41 @@ from gauntlet.nodes.lab_backend import LabNodeAccess
 pytestmark = pytest.mark.disruptive
 
 
+MARKER = "kg-sabotage-majority-side"
+"""A ConfigMap only the majority's etcd holds: how the runner knows which
+side of the split brain its connection landed on."""
+
+
 @pytest.fixture(scope="module", autouse=True)
 def minority_on_a_lone_etcd(lab, cluster, run_id):
     faults = LabFaults(lab)
     reach = SimpleNamespace(cluster=cluster, nodes=LabNodeAccess(faults))
+    core = cluster.core()
     with contextlib.ExitStack() as restore:
+        core.create_namespaced_config_map(
+            "default", {"metadata": {"name": MARKER}}
+        )
+        restore.callback(core.delete_namespaced_config_map, MARKER, "default")
+        restore.callback(_on_the_majority_side, cluster)
         point_minority_at_lone_etcd(lab, faults, reach, run_id, restore)
         yield
+
+
+@pytest.fixture(autouse=True)
+def runner_on_the_majority_side(cluster):
+    """Before each test creates its namespace: with the majority's members
+    stopped, the load balancer sent the runner to cp3's lone world, and a
+    kept-alive connection stays there until dropped."""
+    _on_the_majority_side(cluster)
+
+
+def _on_the_majority_side(cluster) -> None:
+    def majority() -> bool:
+        cluster.reconnect()
+        cluster.core().read_namespaced_config_map(MARKER, "default")
+        return True
+
+    progress.wait_until("the runner back on the majority side", majority, 120)
 
 
 @pytest.fixture
