@@ -44,7 +44,7 @@ RETRY_JITTER = 1.2
 TAKEOVER_BOUND_S = LEASE_DURATION_S + 2 * RETRY_PERIOD_S * (1 + RETRY_JITTER)
 """leaseDuration + retryPeriod as client-go times them: a standby sees the
 last renewal up to one jittered retry late and takes the expired Lease at
-its next jittered try (about 24 s; a healthy lab measures 15-16 s)."""
+its next jittered try (about 24 s; a healthy lab measures 15-18 s)."""
 TAKEOVER_TIMEOUT_S = 60.0
 API_DOWN_TIMEOUT_S = 3.0
 
