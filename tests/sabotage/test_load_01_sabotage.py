@@ -41,8 +41,11 @@ def test_api_servers_starved_of_cpu_break_the_latency_slos(
     assert len(pids) == 3
     STARVED.mkdir(exist_ok=True)
     restore.callback(STARVED.rmdir)
-    (STARVED / "cpu.cfs_period_us").write_text("100000")
-    (STARVED / "cpu.cfs_quota_us").write_text("5000")  # 5 % of one CPU
+    # 2 % of one CPU in 1 s periods: once the 20 ms are spent, every API
+    # server stalls until the period ends. At 5 % in 100 ms periods the
+    # p99 hovered at the 1 s bound (0.7 s in one CI run).
+    (STARVED / "cpu.cfs_period_us").write_text("1000000")
+    (STARVED / "cpu.cfs_quota_us").write_text("20000")
     original = {pid: Path(f"/proc/{pid}/cgroup").read_text() for pid in pids}
     parents = {
         pid: next(
@@ -57,8 +60,13 @@ def test_api_servers_starved_of_cpu_break_the_latency_slos(
         restore.callback(_move, [pid], CPU / parents[pid].lstrip("/"))
     _move(pids, STARVED)
 
-    with pytest.raises(GuaranteeViolated) as caught:
+    try:
         check_api_latency_slos(lab_check)
-
-    assert "over the single SLO 1s" in str(caught.value), caught.value
+    except GuaranteeViolated as caught:
+        assert "over the single SLO 1s" in str(caught), caught
+    else:
+        pytest.fail(
+            "API servers starved of CPU still met the SLOs: "
+            f"{lab_check.measured}"
+        )
     restore.close()
