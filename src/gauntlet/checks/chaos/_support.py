@@ -42,6 +42,7 @@ __all__ = [
     "inject",
     "node_of_address",
     "pod_snapshot",
+    "pod_snapshot_synced",
     "recording",
     "restore",
     "service_log",
@@ -58,6 +59,8 @@ POLL_S = 1.0
 CLIENT_POD = "svc-client"
 CLIENT_PERIOD_S = 0.5
 PROBE_NAMESPACE = "default"
+STATUS_SYNC_S = 15.0
+"""The kubelet's status manager resends unsent pod statuses every 10 s."""
 """Where write probes go: every API server bootstraps it, whatever store
 it talks to (a split-brain API server answers there too)."""
 
@@ -148,6 +151,21 @@ def pod_snapshot(ctx: CheckContext, app: str) -> dict[str, tuple[str, int]]:
     """Pod name -> (uid, restart count) of ``app``'s pods."""
     pods = workloads.pods_of(ctx.cluster.core(), ctx.namespace, app)
     return {_k8s.name(p): (_k8s.uid(p), _k8s.restarts(p)) for p in pods}
+
+
+def pod_snapshot_synced(
+    ctx: CheckContext, app: str, before: dict[str, tuple[str, int]]
+) -> dict[str, tuple[str, int]]:
+    """``pod_snapshot`` once the kubelets could report: a restart made
+    while they could not reach the API shows up only at the status
+    manager's next sync, so a snapshot equal to ``before`` is retaken
+    for ``STATUS_SYNC_S``."""
+    deadline = time.monotonic() + STATUS_SYNC_S
+    while True:
+        after = pod_snapshot(ctx, app)
+        if after != before or time.monotonic() >= deadline:
+            return after
+        time.sleep(1.0)
 
 
 def start_service_client(ctx: CheckContext, service: str, node: str) -> None:

@@ -96,7 +96,7 @@ def check_control_plane_blackout(
     _support.restore(ledger)
     recovery = _support.wait_control_plane_healthy(ctx, config, members)
     ok, total = _support.service_log(ctx, dark, ended)
-    after = _support.pod_snapshot(ctx, "web")
+    after = _support.pod_snapshot_synced(ctx, "web", pods)
     ratio = ok / total if total else 0.0
     ctx.measure("seconds to stop the control plane", dark - began, "s")
     ctx.measure("Service success during the blackout", 100 * ratio, "%")
