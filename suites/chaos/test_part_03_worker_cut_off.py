@@ -19,6 +19,7 @@ def test_worker_cut_off_from_masters_keeps_pods_and_runs_no_pod_twice(
     check, ledger, settled
 ):
     """Guarantee: a worker cut off from the control plane MUST go NotReady
-    while its containers keep running; after the heal it MUST be Ready and
-    no StatefulSet pod MUST run twice."""
+    while its containers keep running (watched for 20 s after NotReady);
+    no StatefulSet pod MUST run twice, while cut off or after the heal;
+    after the heal the worker MUST be Ready."""
     check_worker_partition(check, ledger)

@@ -22,6 +22,27 @@ READY_TIMEOUT_S = 120.0
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
 
 
+def spread_affinity(
+    match: dict[str, str], required: bool = True
+) -> dict[str, Any]:
+    """Pod anti-affinity that puts ``match``'s pods on different nodes;
+    preferred when a replacement must still fit on an occupied node."""
+    term: dict[str, Any] = {
+        "topologyKey": "kubernetes.io/hostname",
+        "labelSelector": {"matchLabels": match},
+    }
+    rule: dict[str, Any]
+    if required:
+        rule = {"requiredDuringSchedulingIgnoredDuringExecution": [term]}
+    else:
+        rule = {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": term}
+            ]
+        }
+    return {"podAntiAffinity": rule}
+
+
 def web_deployment(
     name: str,
     image: str,
@@ -52,16 +73,7 @@ def web_deployment(
     if node_selector:
         spec["nodeSelector"] = node_selector
     if spread:
-        spec["affinity"] = {
-            "podAntiAffinity": {
-                "requiredDuringSchedulingIgnoredDuringExecution": [
-                    {
-                        "topologyKey": "kubernetes.io/hostname",
-                        "labelSelector": {"matchLabels": match},
-                    }
-                ],
-            }
-        }
+        spec["affinity"] = spread_affinity(match)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

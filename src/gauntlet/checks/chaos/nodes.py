@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from gauntlet import progress
 from gauntlet.checks.arch.observe import Watcher
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
@@ -45,6 +46,9 @@ RESTART_BOUND_S = 15.0
 SETTLE_S = 20.0
 """How long the node is watched after its new kubelet started."""
 PROCESS_POLL_S = 0.25
+CUT_OFF_HOLD_S = 20.0
+"""How long a NotReady worker stays cut off while its pods are watched."""
+HOLD_POLL_S = 2.0
 SERVER_PROCESS = "httpd"
 STS = f"db-{secrets.token_hex(2)}"
 """The StatefulSet; unique, since pod names are read back as hostnames."""
@@ -268,7 +272,7 @@ def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
     worker = _worker(ctx, placed)
     pods = _support.pod_snapshot(ctx, STS)
     workers = sorted(n.name for n in ctx.topology.workers)
-    servers = _serving(access, worker, placed)
+    servers = _servers(access, worker, placed)
     if not servers:
         raise CheckSkipped(f"cannot see the pods' processes on {worker}")
     peers = [n.name for n in ctx.topology.control_planes]
@@ -282,28 +286,53 @@ def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
             lambda: access.partition(worker, peers),
         )
         not_ready = _since(watcher, worker, cut, lambda n: _ready(n) != "True")
-        running = _serving(access, worker, placed)
+        kept, twice = _hold_cut_off(access, worker, workers, servers)
         healed = time.time()
         access.heal(worker)
         ready = _since(watcher, worker, healed, lambda n: _ready(n) == "True")
     _support.restore(ledger)
-    after = _support.pod_snapshot(ctx, STS)
+    after = _support.pod_snapshot_synced(ctx, STS, pods)
     everywhere = [p for w in workers for p in _serving(access, w, placed)]
     ctx.measure("seconds to NotReady when cut off", not_ready, "s")
     ctx.measure("seconds to Ready after the heal", ready, "s")
-    twice = sorted({p for p in everywhere if everywhere.count(p) > 1})
-    ctx.measure("StatefulSet pods running twice after the heal", len(twice), "")
+    twice |= {p for p in everywhere if everywhere.count(p) > 1}
+    ctx.measure("StatefulSet pods running twice", len(twice), "")
     problems = []
-    if running != servers:
+    if kept != servers:
         problems.append(
-            f"{worker} kept {running} of pods {servers} running while cut off"
+            f"{worker} kept {sorted(kept)} of pods {sorted(servers)} running "
+            f"(same process) through {CUT_OFF_HOLD_S:g}s cut off and NotReady"
         )
     if after != pods:
         problems.append(f"StatefulSet pods changed: {pods} -> {after}")
     if twice:
-        problems.append(f"running on two workers at once: {', '.join(twice)}")
+        problems.append(
+            f"running on two workers at once: {', '.join(sorted(twice))}"
+        )
     if problems:
         raise violated(f"{worker} cut off", "; ".join(problems))
+
+
+def _hold_cut_off(
+    access: NodeAccess, worker: str, workers: list[str], servers: dict[str, int]
+) -> tuple[dict[str, int], set[str]]:
+    """Keep ``worker`` cut off and NotReady for ``CUT_OFF_HOLD_S``, looking
+    at every worker's processes: which pods kept their server process on
+    ``worker`` all along, and which also run on another worker (what a
+    force-deleted pod's replacement does while the original still runs)."""
+    kept = dict(servers)
+    twice: set[str] = set()
+    others = [w for w in workers if w != worker]
+    deadline = time.monotonic() + CUT_OFF_HOLD_S
+    with progress.step(f"Holding {worker} cut off for {CUT_OFF_HOLD_S:g}s"):
+        while True:
+            here = _servers(access, worker, servers)
+            kept = {p: pid for p, pid in kept.items() if here.get(p) == pid}
+            for other in others:
+                twice |= set(here) & set(_servers(access, other, servers))
+            if time.monotonic() >= deadline:
+                return kept, twice
+            time.sleep(HOLD_POLL_S)
 
 
 def _place_new_pod(ctx: CheckContext) -> str:
@@ -319,9 +348,14 @@ def _place_new_pod(ctx: CheckContext) -> str:
 
 
 def _stateful_set(ctx: CheckContext) -> dict[str, str]:
-    """A 2-replica StatefulSet spread over the workers; pod -> node."""
+    """A 2-replica StatefulSet, spread over the workers; pod -> node."""
     template = workloads.web_deployment(STS, ctx.images.workload, 2)
     spec = template["spec"]
+    # Spread, but let a replacement land next to its sibling: with two
+    # workers a required spread would hide a pod run twice.
+    spec["template"]["spec"]["affinity"] = workloads.spread_affinity(
+        spec["selector"]["matchLabels"], required=False
+    )
     manifest = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -349,8 +383,6 @@ def _stateful_set(ctx: CheckContext) -> dict[str, str]:
             and any(c.ready for c in p.status.container_statuses or [])
         }
         return done if len(done) == 2 else None
-
-    from gauntlet import progress
 
     result: dict[str, str] = progress.wait_until(
         f"StatefulSet {STS} ready", ready, READY_TIMEOUT_S, 1.0, quiet=True
