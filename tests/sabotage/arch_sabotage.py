@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Self
 
 import urllib3
 import yaml
@@ -127,26 +128,37 @@ def _wait_allocatable_pods(cluster: Cluster, node: str, pods: int) -> None:
     )
 
 
-class RogueBinder:
-    """A fake scheduler: binds every pending pod of a namespace to one node,
-    ignoring requests, selectors, affinity and pod limits."""
+class RogueClient:
+    """A rogue controller: a thread acting on a namespace's pods next to the
+    real controllers until the test stops it."""
 
-    def __init__(self, cluster: Cluster, namespace: str, node: str) -> None:
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
         self.core = cluster.core()
         self.namespace = namespace
-        self.node = node
-        self.bound: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> RogueBinder:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=15)
-        assert not self._thread.is_alive(), "the rogue binder did not stop"
+        assert not self._thread.is_alive(), f"{type(self).__name__} runs on"
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class RogueBinder(RogueClient):
+    """A fake scheduler: binds every pending pod of a namespace to one node,
+    ignoring requests, selectors, affinity and pod limits."""
+
+    def __init__(self, cluster: Cluster, namespace: str, node: str) -> None:
+        super().__init__(cluster, namespace)
+        self.node = node
+        self.bound: list[str] = []
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -6,47 +6,29 @@ while the StatefulSet starts its replacement on the other worker."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import urllib3
+from arch_sabotage import RogueClient
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet.checks.chaos.nodes import check_worker_partition
 from gauntlet.cluster.client import Cluster
+from gauntlet.cluster.workloads import node_is_ready
 from gauntlet.errors import GuaranteeViolated
 
 POLL_S = 1.0
 
 
-class Fencer:
+class Fencer(RogueClient):
     """Force-deletes the namespace's pods on NotReady nodes, once a second."""
 
     def __init__(self, cluster: Cluster, namespace: str) -> None:
-        self.core = cluster.core()
-        self.namespace = namespace
+        super().__init__(cluster, namespace)
         self.deleted: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> Fencer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=15)
-        assert not self._thread.is_alive(), "the fencer did not stop"
 
     def _not_ready(self) -> set[str]:
-        return {
-            node.metadata.name
-            for node in self.core.list_node().items
-            if not any(
-                c.type == "Ready" and c.status == "True"
-                for c in node.status.conditions or []
-            )
-        }
+        nodes = self.core.list_node().items
+        return {n.metadata.name for n in nodes if not node_is_ready(n)}
 
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
