@@ -59,10 +59,10 @@ POLL_S = 1.0
 CLIENT_POD = "svc-client"
 CLIENT_PERIOD_S = 0.5
 PROBE_NAMESPACE = "default"
-STATUS_SYNC_S = 15.0
-"""The kubelet's status manager resends unsent pod statuses every 10 s."""
 """Where write probes go: every API server bootstraps it, whatever store
 it talks to (a split-brain API server answers there too)."""
+STATUS_SYNC_S = 15.0
+"""The kubelet's status manager resends unsent pod statuses every 10 s."""
 
 
 @dataclass(frozen=True)
