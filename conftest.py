@@ -1,4 +1,4 @@
-"""Fixtures for the guarantee suites: target, topology, nodes and faults.
+"""Fixtures for the guarantee suites: target, topology, node access, faults.
 
 Fixtures arrange, tests assert. The target comes from ``gauntlet run``
 (``KUBE_GAUNTLET_*`` variables) or, when pytest is run by hand, from the
@@ -8,7 +8,6 @@ reports green for a run that checked nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from collections.abc import Generator, Iterator
@@ -18,25 +17,27 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet import progress
+from gauntlet import backends, progress
 from gauntlet.checks.context import CheckContext, CheckSkipped, Images
 from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.errors import GauntletError, LabError, NodeAccessError
+from gauntlet.exit_codes import EXIT_TERMINATED
 from gauntlet.faults.ledger import (
     FaultLedger,
     RollbackFailure,
     install_signal_handlers,
 )
 from gauntlet.faults.mirror import ConfigMapMirror
-from gauntlet.nodes import factory
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.nodes.helper_pods import IMPOSSIBLE
 from gauntlet.pytest_plugin import Measure
 from gauntlet.reporting import attach
+from gauntlet.runid import current_run_id, new_run_id
+from gauntlet.wellknown import LAB_NAME
 
-LAB_CONTEXT = "kube-gauntlet-lab"
+LAB_CONTEXT = LAB_NAME
 RUN_LABEL = "kube-gauntlet.io/run"
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -99,10 +100,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.fixture(scope="session")
 def run_id(pytestconfig: pytest.Config) -> str:
     """The run's id: from ``gauntlet run``, else made up for this session."""
-    from gauntlet.cli.run_cmd import new_run_id
-
     return (
-        os.environ.get("KUBE_GAUNTLET_RUN_ID")
+        current_run_id()
         or pytestconfig.getoption("gauntlet_run_id")
         or new_run_id()
     )
@@ -185,37 +184,6 @@ def _fail_on(failures: list[RollbackFailure]) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def nodes(
-    cluster: Cluster, run_id: str, ledger: FaultLedger
-) -> Iterator[NodeAccess]:
-    """Node access of the kind ``gauntlet run`` chose (lab or pod).
-
-    Skips with the reason when the backend cannot work here. Rolls back
-    the run's faults before removing its helper pods, since the rollbacks
-    may need them.
-    """
-    kind = os.environ.get("KUBE_GAUNTLET_NODE_ACCESS") or (
-        "lab" if cluster.cluster_name == LAB_CONTEXT else "pod"
-    )
-    try:
-        access = factory.node_access(kind, cluster, run_id)
-    except NodeAccessError as exc:
-        pytest.skip(str(exc))
-    yield access
-    try:
-        ledger.rollback_all()
-    finally:
-        factory.cleanup_all()
-
-
-@pytest.fixture
-def defer_cleanup() -> Iterator[contextlib.ExitStack]:
-    """Register an undo right after each create; run LIFO, also on failure."""
-    with contextlib.ExitStack() as stack:
-        yield stack
-
-
 @pytest.fixture
 def test_namespace(
     cluster: Cluster, run_id: str, request: pytest.FixtureRequest
@@ -262,7 +230,7 @@ def node_access(
         "lab" if cluster.cluster_name == LAB_CONTEXT else "pod"
     )
     try:
-        access: NodeAccess | None = factory.node_access(kind, cluster, run_id)
+        access: NodeAccess | None = backends.node_access(kind, cluster, run_id)
         reason = ""
     except NodeAccessError as exc:
         access, reason = None, str(exc)
@@ -271,7 +239,7 @@ def node_access(
         try:
             ledger.rollback_all()
         finally:
-            factory.cleanup_all()
+            backends.cleanup_all()
 
 
 @pytest.fixture
@@ -298,7 +266,9 @@ def check(
 
 
 def _terminated() -> NoReturn:
-    pytest.exit("terminated (SIGTERM); faults rolled back", returncode=143)
+    pytest.exit(
+        "terminated (SIGTERM); faults rolled back", returncode=EXIT_TERMINATED
+    )
 
 
 def _events(cluster: Cluster, namespace: str) -> str:

@@ -6,17 +6,22 @@ failure, never a skip. Unit tests request none of these and need no lab.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gauntlet.cluster.client import ClusterTarget
+from gauntlet.cluster.client import Cluster, ClusterTarget
+from gauntlet.cluster.discovery import ClusterTopology
 from gauntlet.errors import GauntletError
+from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.faults import LabFaults
+from gauntlet.observe.etcd import EtcdClient
+from gauntlet.wellknown import LAB_NAME
 
-LAB_CONTEXT = "kube-gauntlet-lab"
+LAB_CONTEXT = LAB_NAME
 UNIT_TESTS = Path(__file__).parent / "unit"
 LAB_RERUNS = 1
 """A lab test that fails is run once more: a real cluster on two shared
@@ -41,8 +46,16 @@ def target(lab: LabCluster) -> ClusterTarget:
 
 
 @pytest.fixture(scope="session")
-def faults(lab: LabCluster) -> LabFaults:
-    return LabFaults(lab)
+def faults(lab: LabCluster) -> LabNodeAccess:
+    return LabNodeAccess(lab)
+
+
+@pytest.fixture(scope="session")
+def etcd(
+    cluster: Cluster, topology: ClusterTopology, faults: LabNodeAccess
+) -> EtcdClient:
+    """The project's etcd client on the lab, through lab node access."""
+    return EtcdClient(cluster, topology, faults)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -66,3 +79,10 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI (not allowed): {report.longrepr}"
     return report
+
+
+@pytest.fixture
+def defer_cleanup() -> Iterator[contextlib.ExitStack]:
+    """Register an undo right after each change; run LIFO, also on failure."""
+    with contextlib.ExitStack() as stack:
+        yield stack

@@ -19,7 +19,7 @@ from typing import Literal
 from gauntlet.errors import UsageError
 
 __all__ = [
-    "PROFILES",
+    "PROFILE_NAMES",
     "Catalogue",
     "Guarantee",
     "Profile",
@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 Profile = Literal["gate", "gameday", "preupgrade", "load"]
-PROFILES: tuple[Profile, ...] = ("gate", "gameday", "preupgrade", "load")
+PROFILE_NAMES: tuple[Profile, ...] = ("gate", "gameday", "preupgrade", "load")
+"""The run profiles a catalogue section may name; ``gauntlet.profiles``
+says what each one runs."""
 
 _SECTION = re.compile(r"^##\s+(?P<area>[A-Z]+):\s+.*\((?P<profile>\w+)\)\s*$")
 _ROW = re.compile(r"^\|\s*(?P<id>[A-Z]+-\d{2})\s*\|(?P<rest>.*)\|\s*$")
@@ -148,10 +150,10 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 
 
 def _profile(name: str, lineno: int) -> Profile:
-    for profile in PROFILES:
+    for profile in PROFILE_NAMES:
         if profile == name:
             return profile
     raise UsageError(
         f"guarantee catalogue line {lineno}: unknown profile {name!r} "
-        f"(expected one of {', '.join(PROFILES)})"
+        f"(expected one of {', '.join(PROFILE_NAMES)})"
     )

@@ -49,6 +49,11 @@ class NodeAccessError(GauntletError):
     """A command on a node could not be run through the node access backend."""
 
 
+class Unobservable(GauntletError):
+    """What a check needs cannot be seen on this cluster (hidden,
+    forbidden, absent); the reason says which and why."""
+
+
 class GuaranteeViolated(AssertionError):
     """A guarantee does not hold; the message names component and evidence."""
 

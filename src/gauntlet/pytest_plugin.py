@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gauntlet.catalogue import PROFILES, load_catalogue
+from gauntlet.catalogue import PROFILE_NAMES, load_catalogue
 from gauntlet.errors import UsageError
 from gauntlet.reporting import attach
 from gauntlet.reporting.measurements import (
@@ -35,13 +34,15 @@ from gauntlet.reporting.summary import (
     render_table,
     write_summary,
 )
+from gauntlet.runid import new_run_id
 
 __all__ = ["Measure", "faults_of", "guarantee_of"]
 
 MARKERS = (
     "guarantee(id): the catalogue guarantee this test checks "
     "(docs/guarantees.md)",
-    "profile(name): the profile the test belongs to: " + ", ".join(PROFILES),
+    "profile(name): the profile the test belongs to: "
+    + ", ".join(PROFILE_NAMES),
     "disruptive: breaks something on the cluster (kill, stop, partition)",
     "serial: must not run alongside any other test",
     "slow: takes minutes rather than seconds",
@@ -106,7 +107,7 @@ class _Recorder:
         option = self.config.getoption
         return build_summary(
             outcomes,
-            run_id=option("gauntlet_run_id") or _new_run_id(),
+            run_id=option("gauntlet_run_id") or new_run_id(),
             context=option("gauntlet_context"),
             profile=option("gauntlet_profile"),
             started=self.started,
@@ -311,10 +312,10 @@ def _marker_problems(item: pytest.Item) -> list[str]:
         except UsageError as exc:
             problems.append(f"{item.nodeid}: {exc}")
     for marker in item.iter_markers("profile"):
-        if len(marker.args) != 1 or marker.args[0] not in PROFILES:
+        if len(marker.args) != 1 or marker.args[0] not in PROFILE_NAMES:
             problems.append(
                 f"{item.nodeid}: profile marker takes one of "
-                f"{', '.join(PROFILES)}, got {marker.args!r}"
+                f"{', '.join(PROFILE_NAMES)}, got {marker.args!r}"
             )
     return problems
 
@@ -341,7 +342,3 @@ def _message(report: pytest.TestReport) -> str:
     text = crash.message if crash is not None else str(longrepr)
     first = text.strip().splitlines()[0] if text.strip() else ""
     return first if report.when == "call" else f"{report.when}: {first}"
-
-
-def _new_run_id() -> str:
-    return f"{utc_now():%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

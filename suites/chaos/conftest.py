@@ -20,8 +20,6 @@ def settled(check, etcd_members) -> int:
     recovering); the etcd member count."""
     from gauntlet.checks.chaos import _support
 
-    access = check.require_nodes("checking the control plane")
-    _support.wait_control_plane_healthy(
-        check, _support.chaos_config(check, access), etcd_members
-    )
+    check.require_nodes("checking the control plane")
+    _support.wait_control_plane_healthy(check, etcd_members)
     return etcd_members

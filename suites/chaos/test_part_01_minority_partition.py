@@ -13,8 +13,9 @@ pytestmark = [
 
 @pytest.mark.guarantee("PART-01")
 @pytest.mark.faults("partition the last control plane from the others, 20 s")
+@pytest.mark.usefixtures("settled")
 def test_cut_off_api_server_refuses_writes_while_the_majority_accepts_them(
-    check, ledger, settled
+    check, ledger
 ):
     """Guarantee: an API server cut off from the etcd majority MUST refuse
     writes and linearizable reads within 15 s and never acknowledge one,

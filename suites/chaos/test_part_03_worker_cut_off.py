@@ -15,8 +15,9 @@ pytestmark = [
 @pytest.mark.faults(
     "partition a worker from the control planes and its API address"
 )
+@pytest.mark.usefixtures("settled")
 def test_worker_cut_off_from_masters_keeps_pods_and_runs_no_pod_twice(
-    check, ledger, settled
+    check, ledger
 ):
     """Guarantee: a worker cut off from the control plane MUST go NotReady
     while its containers keep running (watched for 20 s after NotReady);

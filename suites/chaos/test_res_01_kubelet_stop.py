@@ -13,8 +13,9 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-01")
 @pytest.mark.faults("stop the kubelet of a worker until it is NotReady")
+@pytest.mark.usefixtures("settled")
 def test_worker_without_kubelet_goes_not_ready_and_keeps_its_pods(
-    check, ledger, settled
+    check, ledger
 ):
     """Guarantee: a worker whose kubelet stops MUST turn NotReady within the
     node-monitor grace period plus 15 s, get the unreachable taint and no

@@ -13,8 +13,9 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-02")
 @pytest.mark.faults("SIGKILL the kubelet of a worker running pods")
+@pytest.mark.usefixtures("settled")
 def test_a_killed_kubelet_comes_back_before_its_node_goes_not_ready(
-    check, ledger, settled
+    check, ledger
 ):
     """Guarantee: a SIGKILLed kubelet MUST be running again (a new
     process) within 15 s, its node MUST stay Ready throughout and no pod

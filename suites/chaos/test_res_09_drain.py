@@ -13,7 +13,8 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-09")
 @pytest.mark.faults("cordon and drain the worker running most web pods")
-def test_a_drain_keeps_the_budget_and_moves_the_pods(check, ledger, settled):
+@pytest.mark.usefixtures("settled")
+def test_a_drain_keeps_the_budget_and_moves_the_pods(check, ledger):
     """Guarantee: draining a worker MUST keep at least minAvailable (2 of
     3) replicas available, keep their Service answering (95 %) and end
     with every replica ready on another node."""

@@ -13,9 +13,8 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-10")
 @pytest.mark.faults("drain a worker, stop its kubelet, delete its Node")
-def test_a_removed_worker_joins_again_ready_and_schedulable(
-    check, ledger, settled
-):
+@pytest.mark.usefixtures("settled")
+def test_a_removed_worker_joins_again_ready_and_schedulable(check, ledger):
     """Guarantee: a worker that was drained, stopped and deleted MUST
     register again Ready within 90 s of its kubelet's start and run a pod
     pinned to it, while the workload on the other worker keeps answering

@@ -115,9 +115,9 @@ def test_recover_undoes_a_fault_left_by_a_killed_run(lab, faults, tmp_path):
         import os, signal
         from gauntlet.faults.ledger import FaultLedger
         from gauntlet.faults.rollback import Rollback
-        from gauntlet.lab.faults import LabFaults
+        from gauntlet.lab.access import LabNodeAccess
         ledger = FaultLedger("killed-run-test")
-        f = LabFaults()
+        f = LabNodeAccess()
         ledger.inject(
             "stop kubelet on w1",
             Rollback("start_component",

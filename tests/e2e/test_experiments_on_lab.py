@@ -17,6 +17,7 @@ import pytest
 from e2e_cli import GAUNTLET, PROJECT, gauntlet
 
 from gauntlet import progress
+from gauntlet.errors import GauntletError
 from gauntlet.faults.ledger import ledger_dir, read_ledger
 
 EXPERIMENTS = sorted((PROJECT / "experiments").glob("*.json"))
@@ -25,12 +26,15 @@ WORKERS = ("w1", "w2")
 
 
 @pytest.fixture
-def settled(lab, faults):
+def settled(lab, etcd):
     """Start each experiment on a healthy lab: its steady-state hypothesis
     rightly refuses a cluster that the previous one left recovering."""
 
     def healthy() -> bool:
-        members = faults.etcd_members()
+        try:
+            members = etcd.statuses()
+        except GauntletError:
+            return False
         leaders = {m.leader_id for m in members}
         return lab.healthy() and len(members) == 3 and len(leaders) == 1
 

@@ -7,9 +7,10 @@ import pytest
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import exec_in_pod
 from gauntlet.lab import network, sh
+from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.faults import LabFaults
 from gauntlet.lab.topology import BRIDGE
+from gauntlet.observe.etcd import EtcdClient
 
 pytestmark = pytest.mark.lab_only
 
@@ -69,8 +70,8 @@ def test_deployment_spreads_on_workers_and_serves_through_cluster_ip(
     assert res.returncode == 0 and ip in res.stdout, res.stdout + res.stderr
 
 
-def test_etcd_has_three_members_and_exactly_one_leader(faults: LabFaults):
-    members = faults.etcd_members()
+def test_etcd_has_three_members_and_exactly_one_leader(etcd: EtcdClient):
+    members = etcd.statuses()
     assert len(members) == 3
     assert sum(m.is_leader for m in members) == 1
     assert len({m.leader_id for m in members}) == 1
@@ -106,7 +107,7 @@ def test_nodes_have_no_default_route_and_the_host_drops_lab_egress(
     assert BRIDGE not in nat and "10.250." not in nat, "NAT out of the lab"
 
 
-def test_each_node_sees_only_its_own_processes(faults: LabFaults):
+def test_each_node_sees_only_its_own_processes(faults: LabNodeAccess):
     for node in ("cp1", "w1"):
         comms = {p.comm for p in faults.processes(node)}
         assert "kubelet" in comms

@@ -8,7 +8,10 @@ import pytest
 
 from gauntlet import progress
 from gauntlet.cluster import workloads
-from gauntlet.lab.faults import LabFaults
+from gauntlet.errors import ClusterOperationFailed
+from gauntlet.lab.access import LabNodeAccess
+from gauntlet.observe.etcd import EtcdClient, MemberStatus
+from gauntlet.wellknown import ETCD_CLIENT_PORT
 
 pytestmark = pytest.mark.lab_only
 
@@ -18,7 +21,7 @@ RECOVERY_TIMEOUT_S = 60.0
 
 
 def test_stopping_a_worker_kubelet_makes_the_node_not_ready(
-    cluster, faults: LabFaults
+    cluster, faults: LabNodeAccess
 ):
     core = cluster.core()
     faults.stop("w2", "kubelet")
@@ -40,7 +43,9 @@ def test_stopping_a_worker_kubelet_makes_the_node_not_ready(
     )
 
 
-def test_a_killed_kubelet_is_restarted_by_the_supervisor(faults: LabFaults):
+def test_a_killed_kubelet_is_restarted_by_the_supervisor(
+    faults: LabNodeAccess,
+):
     before = faults.component("w1", "kubelet")
     faults.kill("w1", "kubelet")
     after = progress.wait_until(
@@ -56,18 +61,19 @@ def test_a_killed_kubelet_is_restarted_by_the_supervisor(faults: LabFaults):
 
 
 def test_a_partitioned_control_plane_etcd_member_loses_its_leader(
-    faults: LabFaults,
+    faults: LabNodeAccess, etcd: EtcdClient
 ):
-    leader = next(m for m in faults.etcd_members() if m.is_leader)
-    victim = "cp3" if leader.endpoint.endswith("10.250.0.11:2379") else "cp1"
+    leader = next(m for m in etcd.statuses() if m.is_leader)
+    first = f"10.250.0.11:{ETCD_CLIENT_PORT}"
+    victim = "cp3" if leader.endpoint.endswith(first) else "cp1"
     victim_ip = faults.lab.topology().node(victim).ip
-    endpoint = [f"https://{victim_ip}:2379"]
+    endpoint = [f"https://{victim_ip}:{ETCD_CLIENT_PORT}"]
     peers = [n for n in ("cp1", "cp2", "cp3") if n != victim]
     faults.partition(victim, peers)
     try:
 
         def leaderless() -> bool:
-            members = faults.etcd_members(endpoints=endpoint)
+            members = answering(etcd, endpoint)
             return bool(members) and members[0].leader_id == "0"
 
         progress.wait_until(
@@ -77,7 +83,7 @@ def test_a_partitioned_control_plane_etcd_member_loses_its_leader(
         faults.heal(victim)
 
     def caught_up() -> bool:
-        members = faults.etcd_members()
+        members = answering(etcd)
         return (
             len(members) == 3
             and sum(m.is_leader for m in members) == 1
@@ -85,3 +91,13 @@ def test_a_partitioned_control_plane_etcd_member_loses_its_leader(
         )
 
     progress.wait_until("etcd whole again with one leader", caught_up, 30.0)
+
+
+def answering(
+    etcd: EtcdClient, endpoints: list[str] | None = None
+) -> list[MemberStatus]:
+    """The members that answer; none while a partition hides them all."""
+    try:
+        return etcd.statuses(endpoints)
+    except ClusterOperationFailed:
+        return []

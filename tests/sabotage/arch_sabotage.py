@@ -21,8 +21,8 @@ from kubernetes.client.exceptions import ApiException
 from gauntlet import progress
 from gauntlet.cluster.client import Cluster
 from gauntlet.cluster.workloads import node_is_ready
+from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.faults import LabFaults
 
 RECOVERY_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.5
@@ -30,7 +30,7 @@ KUBELET_CONFIG = "kubelet-config.yaml"
 
 
 def stop_on_control_planes(
-    faults: LabFaults,
+    faults: LabNodeAccess,
     cluster: Cluster,
     component: str,
     restore: contextlib.ExitStack,
@@ -72,7 +72,7 @@ def wait_node_ready(cluster: Cluster, node: str) -> None:
     )
 
 
-def restart_kubelet(faults: LabFaults, cluster: Cluster, node: str) -> None:
+def restart_kubelet(faults: LabNodeAccess, cluster: Cluster, node: str) -> None:
     """Stop and start the kubelet, then wait for a fresh node Lease."""
     faults.stop(node, "kubelet")
     since = datetime.now(UTC)
@@ -92,7 +92,7 @@ def restart_kubelet(faults: LabFaults, cluster: Cluster, node: str) -> None:
 
 def set_max_pods(
     lab: LabCluster,
-    faults: LabFaults,
+    faults: LabNodeAccess,
     cluster: Cluster,
     node: str,
     max_pods: int,
@@ -195,7 +195,7 @@ class RogueBinder(RogueClient):
 
 
 def rogue_scheduler(
-    faults: LabFaults,
+    faults: LabNodeAccess,
     cluster: Cluster,
     namespace: str,
     node: str,

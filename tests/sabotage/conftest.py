@@ -16,8 +16,7 @@ import pytest
 
 from gauntlet.checks.context import CheckContext, Images
 from gauntlet.cluster.discovery import discover
-from gauntlet.lab.faults import LabFaults
-from gauntlet.nodes.lab_backend import LabNodeAccess
+from gauntlet.lab.access import LabNodeAccess
 
 
 @pytest.fixture
@@ -28,12 +27,12 @@ def lab_check(cluster, test_namespace, lab) -> Iterator[CheckContext]:
         topology=discover(cluster),
         namespace=test_namespace,
         images=Images.from_env(),
-        nodes=LabNodeAccess(LabFaults(lab)),
+        nodes=LabNodeAccess(lab),
     )
 
 
 @pytest.fixture
-def restore() -> Iterator[contextlib.ExitStack]:
-    """Undo steps registered right after each sabotage; LIFO, on failure."""
-    with contextlib.ExitStack() as stack:
-        yield stack
+def restore(defer_cleanup: contextlib.ExitStack) -> contextlib.ExitStack:
+    """``defer_cleanup`` by the name the sabotage helpers use: each undo is
+    registered right after its sabotage; LIFO, also on failure."""
+    return defer_cleanup

@@ -12,19 +12,19 @@ from arch_sabotage import wait_leader_renewing
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.context import CheckContext
 from gauntlet.cluster.client import Cluster
-from gauntlet.lab.faults import LabFaults
+from gauntlet.lab.access import LabNodeAccess
 
 LEADER_ELECTED = ("kube-scheduler", "kube-controller-manager")
 
 
-def control_planes(faults: LabFaults) -> list[str]:
+def control_planes(faults: LabNodeAccess) -> list[str]:
     topo = faults.lab.topology()
     assert topo is not None
     return [n.name for n in topo.control_planes]
 
 
 def set_flags_on_control_planes(
-    faults: LabFaults,
+    faults: LabNodeAccess,
     cluster: Cluster,
     check: CheckContext,
     component: str,
@@ -47,14 +47,10 @@ def wait_settled(cluster: Cluster, check: CheckContext) -> None:
     what a test leaves behind after disturbing the API servers."""
     for component in LEADER_ELECTED:
         wait_leader_renewing(cluster, component)
-    _support.wait_control_plane_healthy(
-        check, _support.chaos_config(check, check.nodes), 3
-    )
+    _support.wait_control_plane_healthy(check, 3)
 
 
 def _settled(cluster: Cluster, check: CheckContext, component: str) -> None:
     if component in LEADER_ELECTED:
         wait_leader_renewing(cluster, component)
-    _support.wait_control_plane_healthy(
-        check, _support.chaos_config(check, check.nodes), 3
-    )
+    _support.wait_control_plane_healthy(check, 3)

@@ -12,27 +12,32 @@ import json
 import secrets
 
 from gauntlet import progress
-from gauntlet.lab.faults import LabFaults
+from gauntlet.lab.access import LabNodeAccess
+from gauntlet.observe.etcd import EtcdClient
+from gauntlet.wellknown import ETCD_CLIENT_PORT
 
 HEALTHY_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.5
 PKI = "/etc/kubernetes/pki/etcd"
-ETCD_CLIENT_PORT = 2379
 UNSTARTED_PEER_URL = "https://127.0.0.1:2390"
+NOSPACE = (1, "NOSPACE")
+"""etcd's NOSPACE alarm as ``alarm list -w json`` may print it."""
 
 
-def client_url(faults: LabFaults, node: str) -> str:
+def client_url(faults: LabNodeAccess, node: str) -> str:
     topo = faults.lab.topology()
     assert topo is not None
     return f"https://{topo.node(node).ip}:{ETCD_CLIENT_PORT}"
 
 
-def wait_member_healthy(faults: LabFaults, node: str) -> None:
+def wait_member_healthy(
+    etcd: EtcdClient, faults: LabNodeAccess, node: str
+) -> None:
     """Wait until ``node``'s etcd member answers a health check."""
     url = client_url(faults, node)
 
     def healthy() -> bool:
-        out = faults.etcdctl("endpoint", "health", endpoints=[url])
+        out = etcd.run("endpoint", "health", endpoints=[url])
         return out.returncode == 0
 
     progress.wait_until(
@@ -41,21 +46,22 @@ def wait_member_healthy(faults: LabFaults, node: str) -> None:
 
 
 def set_etcd_flags(
-    faults: LabFaults,
+    etcd: EtcdClient,
+    faults: LabNodeAccess,
     node: str,
     flags: dict[str, str | None],
     restore: contextlib.ExitStack,
 ) -> None:
     """Restart ``node``'s etcd with ``flags``; restore the old argv."""
     old = faults.argv(node, "etcd")
-    restore.callback(wait_member_healthy, faults, node)
+    restore.callback(wait_member_healthy, etcd, faults, node)
     restore.callback(faults.set_argv, node, "etcd", old)
     faults.set_flags(node, "etcd", flags)
-    wait_member_healthy(faults, node)
+    wait_member_healthy(etcd, faults, node)
 
 
 def start_rogue_etcd_client(
-    faults: LabFaults, node: str, restore: contextlib.ExitStack
+    faults: LabNodeAccess, node: str, restore: contextlib.ExitStack
 ) -> str:
     """Start a long-lived ``etcdctl watch`` on ``node`` (not an API
     server); return the key it watches, which marks its processes."""
@@ -80,7 +86,9 @@ def start_rogue_etcd_client(
     return key
 
 
-def _connected_to_etcd(faults: LabFaults, node: str, pids: list[int]) -> bool:
+def _connected_to_etcd(
+    faults: LabNodeAccess, node: str, pids: list[int]
+) -> bool:
     """A process started is not yet a client: wait for its connection."""
     return any(
         c.pid in pids and c.remote_port == ETCD_CLIENT_PORT
@@ -88,13 +96,15 @@ def _connected_to_etcd(faults: LabFaults, node: str, pids: list[int]) -> bool:
     )
 
 
-def marked_pids(faults: LabFaults, node: str, marker: str) -> list[int]:
+def marked_pids(faults: LabNodeAccess, node: str, marker: str) -> list[int]:
     """PIDs on ``node`` whose full command line contains ``marker``."""
     out = faults.exec(node, ["pgrep", "-f", marker], check=False)
     return [int(pid) for pid in out.stdout.split()]
 
 
-def stop_marked_processes(faults: LabFaults, node: str, marker: str) -> None:
+def stop_marked_processes(
+    faults: LabNodeAccess, node: str, marker: str
+) -> None:
     """Terminate the processes this sabotage started, by their PIDs."""
     pids = marked_pids(faults, node, marker)
     if pids:
@@ -102,7 +112,7 @@ def stop_marked_processes(faults: LabFaults, node: str, marker: str) -> None:
 
 
 def add_unstarted_member(
-    faults: LabFaults, restore: contextlib.ExitStack
+    etcd: EtcdClient, restore: contextlib.ExitStack
 ) -> str:
     """Add a voting etcd member that never starts; return its hex ID.
 
@@ -112,13 +122,11 @@ def add_unstarted_member(
     """
 
     def added() -> str | None:
-        out = faults.etcdctl(
+        out = etcd.run(
             "member",
             "add",
             "kg-sabotage-unstarted",
             f"--peer-urls={UNSTARTED_PEER_URL}",
-            "-w",
-            "json",
         )
         # "unhealthy cluster": a member reconnected less than 5 s ago.
         return out.stdout if out.returncode == 0 else None
@@ -127,13 +135,13 @@ def add_unstarted_member(
         "etcd accepting a new member", added, HEALTHY_TIMEOUT_S, 1.0
     )
     member_id = f"{json.loads(added_json)['member']['ID']:x}"
-    restore.callback(remove_member, faults, member_id)
+    restore.callback(remove_member, etcd, member_id)
     return member_id
 
 
-def remove_member(faults: LabFaults, member_id: str) -> None:
+def remove_member(etcd: EtcdClient, member_id: str) -> None:
     def removed() -> bool:
-        out = faults.etcdctl("member", "remove", member_id)
+        out = etcd.run("member", "remove", member_id)
         return out.returncode == 0 or "not found" in out.stderr
 
     progress.wait_until(
@@ -144,15 +152,22 @@ def remove_member(faults: LabFaults, member_id: str) -> None:
     )
 
 
-def disarm_nospace(faults: LabFaults) -> None:
+def disarm_nospace(etcd: EtcdClient) -> None:
     """Disarm a NOSPACE alarm (a quota sabotage may have raised one)."""
-    out = faults.etcdctl("alarm", "list")
-    if "NOSPACE" in out.stdout:
-        faults.etcdctl("alarm", "disarm")
+    out = etcd.run("alarm", "list")
+    try:
+        alarms = json.loads(out.stdout).get("alarms") or []
+    except ValueError:
+        alarms = []
+    if any(a.get("alarm") in NOSPACE for a in alarms):
+        etcd.run("alarm", "disarm")
 
 
 def lower_quota(
-    faults: LabFaults, ratio: float, restore: contextlib.ExitStack
+    etcd: EtcdClient,
+    faults: LabNodeAccess,
+    ratio: float,
+    restore: contextlib.ExitStack,
 ) -> tuple[str, int]:
     """Restart a follower with a quota its database fills to ``ratio``;
     return the node and the quota."""
@@ -162,9 +177,10 @@ def lower_quota(
         f"https://{n.ip}:{ETCD_CLIENT_PORT}": n.name
         for n in topo.control_planes
     }
-    follower = next(m for m in faults.etcd_members() if not m.is_leader)
+    follower = next(m for m in etcd.statuses() if not m.is_leader)
     node = by_url[follower.endpoint]
     quota = int(follower.db_size / ratio)
-    restore.callback(disarm_nospace, faults)
-    set_etcd_flags(faults, node, {"quota-backend-bytes": str(quota)}, restore)
+    restore.callback(disarm_nospace, etcd)
+    flags: dict[str, str | None] = {"quota-backend-bytes": str(quota)}
+    set_etcd_flags(etcd, faults, node, flags, restore)
     return node, quota

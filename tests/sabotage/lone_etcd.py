@@ -14,10 +14,10 @@ import time
 import pytest
 from kubernetes import client
 
-from gauntlet.chaos._api import endpoint_client
 from gauntlet.checks.chaos import _support
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.observe.endpoints import endpoint_client
 
 MINORITY = "cp3"
 LONE_CLIENT = "http://127.0.0.1:2399"

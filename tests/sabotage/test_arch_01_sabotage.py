@@ -7,10 +7,13 @@ from gauntlet.checks.arch.etcd_access import check_only_apiserver_talks_to_etcd
 from gauntlet.errors import GuaranteeViolated
 
 
-def test_etcd_without_client_cert_auth_is_reported(faults, lab_check, restore):
+def test_etcd_without_client_cert_auth_is_reported(
+    etcd, faults, lab_check, restore
+):
     # etcd asks for a client certificate whenever --trusted-ca-file is set,
     # whatever --client-cert-auth says: drop both to accept anyone.
     set_etcd_flags(
+        etcd,
         faults,
         "cp2",
         {"client-cert-auth": "false", "trusted-ca-file": None},

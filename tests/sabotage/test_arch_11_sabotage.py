@@ -12,11 +12,11 @@ from gauntlet.errors import GuaranteeViolated
 
 
 def test_even_membership_with_an_unstarted_member_is_reported(
-    faults, lab_check, restore
+    etcd, faults, lab_check, restore
 ):
     for node in ("cp1", "cp2", "cp3"):
-        wait_member_healthy(faults, node)
-    member_id = add_unstarted_member(faults, restore)
+        wait_member_healthy(etcd, faults, node)
+    member_id = add_unstarted_member(etcd, restore)
 
     with pytest.raises(GuaranteeViolated) as caught:
         check_control_plane_is_highly_available(lab_check)

@@ -23,10 +23,12 @@ def _wait_api_server_ready(cluster):
     )
 
 
-def test_stopped_etcd_member_is_reported(faults, cluster, lab_check, restore):
+def test_stopped_etcd_member_is_reported(
+    etcd, faults, cluster, lab_check, restore
+):
     faults.stop(NODE, "etcd")
     restore.callback(_wait_api_server_ready, cluster)
-    restore.callback(wait_member_healthy, faults, NODE)
+    restore.callback(wait_member_healthy, etcd, faults, NODE)
     restore.callback(faults.start, NODE, "etcd")
 
     with pytest.raises(GuaranteeViolated) as caught:

@@ -16,8 +16,8 @@ RATIO = 0.85
 OBSERVE_S = 3.0
 
 
-def test_database_near_its_quota_is_reported(faults, lab_check, restore):
-    node, quota = lower_quota(faults, RATIO, restore)
+def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
+    node, quota = lower_quota(etcd, faults, RATIO, restore)
 
     with pytest.raises(GuaranteeViolated) as caught:
         check_etcd_is_healthy(lab_check, observe_s=OBSERVE_S)

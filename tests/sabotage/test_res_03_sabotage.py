@@ -13,21 +13,21 @@ ONLY = "cp1"
 """The lowest address: the follower the check stops first."""
 
 
-def make_follower(faults, node: str) -> None:
+def make_follower(etcd, faults, node: str) -> None:
     """Move etcd leadership off ``node`` if it holds it."""
-    members = faults.etcd_members()
+    members = etcd.statuses()
     url = client_url(faults, node)
     mine = next(m for m in members if m.endpoint == url)
     if not mine.is_leader:
         return
     other = next(m for m in members if m.endpoint != url)
-    out = faults.etcdctl("move-leader", other.member_id, endpoints=[url])
+    out = etcd.run("move-leader", other.member_id, endpoints=[url])
     assert out.returncode == 0, out.stderr
 
 
 @pytest.mark.disruptive
 def test_writes_lost_with_the_one_member_the_api_uses_are_reported(
-    faults, cluster, lab_check, ledger, restore
+    etcd, faults, cluster, lab_check, ledger, restore
 ):
     set_flags_on_control_planes(
         faults,
@@ -37,7 +37,8 @@ def test_writes_lost_with_the_one_member_the_api_uses_are_reported(
         {"etcd-servers": client_url(faults, ONLY)},
         restore,
     )
-    make_follower(faults, ONLY)  # last: restarts may have moved leadership
+    # last: the restarts may have moved leadership
+    make_follower(etcd, faults, ONLY)
 
     with pytest.raises(GuaranteeViolated) as caught:
         check_follower_loss(lab_check, ledger, 3)

@@ -12,12 +12,11 @@ SLOW = {"election-timeout": "10000", "heartbeat-interval": "1000"}
 
 
 @pytest.mark.disruptive
-def test_a_slow_election_is_reported(faults, lab_check, ledger, restore):
-    config = _support.chaos_config(lab_check, lab_check.nodes)
-    restore.callback(_support.wait_control_plane_healthy, lab_check, config, 3)
+def test_a_slow_election_is_reported(etcd, faults, lab_check, ledger, restore):
+    restore.callback(_support.wait_control_plane_healthy, lab_check, 3)
     for node in ("cp1", "cp2", "cp3"):
-        set_etcd_flags(faults, node, SLOW, restore)
-    _support.wait_control_plane_healthy(lab_check, config, 3)
+        set_etcd_flags(etcd, faults, node, SLOW, restore)
+    _support.wait_control_plane_healthy(lab_check, 3)
 
     with pytest.raises(GuaranteeViolated) as caught:
         check_leader_loss(lab_check, ledger, 3)

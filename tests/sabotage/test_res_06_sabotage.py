@@ -12,14 +12,15 @@ from gauntlet.checks.chaos.control_plane import check_control_plane_blackout
 from gauntlet.checks.context import Images
 from gauntlet.cluster import workloads
 from gauntlet.errors import GuaranteeViolated
-from gauntlet.lab.topology import API_PORT, BRIDGE_IP  # the balancer
+from gauntlet.lab.topology import BRIDGE_IP  # the balancer
+from gauntlet.wellknown import APISERVER_PORT
 
 POLICY = "kg-sabotage-api-liveness"
 PROBE = "Object.spec.containers.livenessProbe"
 PATCH = (
     f"[JSONPatch{{op: 'add', path: '/spec/containers/0/livenessProbe', "
     f"value: {PROBE}{{httpGet: {PROBE}.httpGet{{host: '{BRIDGE_IP}', "
-    f"port: {API_PORT}, path: '/livez', scheme: 'HTTPS'}}, "
+    f"port: {APISERVER_PORT}, path: '/livez', scheme: 'HTTPS'}}, "
     "periodSeconds: 1, failureThreshold: 2}}]"
 )
 

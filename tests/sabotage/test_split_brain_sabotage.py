@@ -22,8 +22,7 @@ from gauntlet.checks.chaos.partition import (
 )
 from gauntlet.checks.chaos.quorum import check_quorum_math
 from gauntlet.errors import GuaranteeViolated
-from gauntlet.lab.faults import LabFaults
-from gauntlet.nodes.lab_backend import LabNodeAccess
+from gauntlet.lab.access import LabNodeAccess
 
 pytestmark = pytest.mark.disruptive
 
@@ -35,8 +34,8 @@ side of the split brain its connection landed on."""
 
 @pytest.fixture(scope="module", autouse=True)
 def minority_on_a_lone_etcd(lab, cluster, run_id):
-    faults = LabFaults(lab)
-    reach = SimpleNamespace(cluster=cluster, nodes=LabNodeAccess(faults))
+    faults = LabNodeAccess(lab)
+    reach = SimpleNamespace(cluster=cluster, nodes=faults)
     core = cluster.core()
     with contextlib.ExitStack() as restore:
         core.create_namespaced_config_map(
@@ -68,9 +67,7 @@ def _on_the_majority_side(cluster) -> None:
 @pytest.fixture
 def sabotaged(lab_check):
     """Each check starts from a settled (if sabotaged) control plane."""
-    _support.wait_control_plane_healthy(
-        lab_check, _support.chaos_config(lab_check, lab_check.nodes), 3
-    )
+    _support.wait_control_plane_healthy(lab_check, 3)
     return lab_check
 
 

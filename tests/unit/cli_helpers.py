@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gauntlet.exit_codes import EXIT_USAGE
+
 GAUNTLET = Path(sys.executable).parent / "gauntlet"
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +62,7 @@ def assert_one_line_error(
     prefix: str = "gauntlet: error: ",
 ) -> None:
     """Exit 2 with one stderr line, starting ``prefix``, no traceback."""
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == EXIT_USAGE, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

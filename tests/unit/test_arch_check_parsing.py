@@ -6,12 +6,12 @@ import pytest
 
 from gauntlet.checks.arch import _metrics as m
 from gauntlet.checks.arch._etcd_clients import Finding, host_of, persistent
-from gauntlet.checks.arch._host import (
+from gauntlet.checks.arch._tls_probe import Probe, _http_verdict
+from gauntlet.observe.host import (
     component_of,
     flag_value,
     parse_kubeconfig,
 )
-from gauntlet.checks.arch._tls_probe import Probe, _http_verdict
 
 FSYNC = "etcd_disk_wal_fsync_duration_seconds"
 

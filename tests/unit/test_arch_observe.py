@@ -5,15 +5,15 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes import client
 
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.arch.pod_flow import STARTUP_PODS_ENV, startup_pod_count
+from gauntlet.errors import UsageError
+from gauntlet.observe.watch import (
     event_reporter,
     joined,
     percentile,
     seconds,
     unique,
 )
-from gauntlet.checks.arch.pod_flow import STARTUP_PODS_ENV, startup_pod_count
-from gauntlet.errors import UsageError
 
 
 def test_percentile_is_nearest_rank():

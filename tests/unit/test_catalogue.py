@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from gauntlet.catalogue import PROFILES, load_catalogue, parse_catalogue
+from gauntlet.catalogue import PROFILE_NAMES, load_catalogue, parse_catalogue
 from gauntlet.errors import UsageError
 
 DOCS_COPY = Path(__file__).resolve().parents[2] / "docs" / "guarantees.md"
@@ -35,7 +35,7 @@ def test_catalogue_iterates_in_document_order():
     assert [g.id for g in catalogue] == list(catalogue.ids)
     assert catalogue.ids[0] == "ARCH-01"
     assert catalogue.ids[-1] == "UPG-06"
-    assert {g.profile for g in catalogue} == set(PROFILES)
+    assert {g.profile for g in catalogue} == set(PROFILE_NAMES)
 
 
 def test_entries_carry_claim_and_observation():

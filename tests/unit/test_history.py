@@ -2,12 +2,12 @@
 
 import pytest
 
-from gauntlet.chaos.history import (
+from gauntlet.checks.chaos.split_brain import check_history
+from gauntlet.observe.history import (
     FINAL_CLIENT,
     EtcdState,
     Operation,
     PartitionWindow,
-    check_history,
 )
 
 CP1, CP2, CP3 = (f"https://10.250.0.1{i}:6443" for i in (1, 2, 3))

@@ -2,13 +2,13 @@
 
 import pytest
 
-from gauntlet.catalogue import PROFILES as CATALOGUE_PROFILES
+from gauntlet.catalogue import PROFILE_NAMES
 from gauntlet.errors import UsageError
 from gauntlet.profiles import PROFILES, get_profile
 
 
 def test_profiles_are_the_catalogue_profiles():
-    assert tuple(PROFILES) == CATALOGUE_PROFILES
+    assert tuple(PROFILES) == PROFILE_NAMES
 
 
 @pytest.mark.parametrize("name", ["gate", "preupgrade"])

@@ -1,8 +1,8 @@
 """PART-04's judgement of the writes in each window of stopped members."""
 
-from gauntlet.chaos.history import Operation
 from gauntlet.checks.chaos.quorum import GRACE_S, Window, _judge
 from gauntlet.checks.context import CheckContext, Images
+from gauntlet.observe.history import Operation
 
 
 def ctx() -> CheckContext:

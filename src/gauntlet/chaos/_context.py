@@ -24,16 +24,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gauntlet import backends
 from gauntlet.cluster.client import Cluster, ClusterTarget, api_client
+from gauntlet.cluster.discovery import discover
+from gauntlet.errors import NodeAccessError
 from gauntlet.faults.ledger import FaultLedger
-from gauntlet.nodes import factory
 from gauntlet.nodes.base import NodeAccess
-from gauntlet.reporting.measurements import utc_now
+from gauntlet.observe.etcd import EtcdClient
+from gauntlet.runid import current_run_id, new_run_id
 
 __all__ = [
     "Configuration",
     "Secrets",
     "cluster",
+    "etcd",
     "ledger",
     "node_access",
     "node_access_kind",
@@ -49,7 +53,8 @@ DEFAULT_NODE_ACCESS = "lab"
 _LOCK = threading.Lock()
 _CLUSTERS: dict[ClusterTarget, Cluster] = {}
 _LEDGERS: dict[str, FaultLedger] = {}
-_PROCESS_RUN_ID = f"chaos-{utc_now():%Y%m%dT%H%M%SZ}-{os.getpid()}"
+_ETCD: dict[tuple[ClusterTarget, str], EtcdClient] = {}
+_PROCESS_RUN_ID = new_run_id("chaos")
 
 
 def _lookup(secrets: Secrets, *keys: str) -> str | None:
@@ -108,16 +113,41 @@ def node_access(
         NodeAccessError: the backend cannot work on this cluster.
         UsageError: unknown backend name.
     """
-    return factory.node_access(
+    return backends.node_access(
         node_access_kind(configuration), cluster(secrets), run_id(configuration)
     )
+
+
+def etcd(
+    configuration: Configuration = None, secrets: Secrets = None
+) -> EtcdClient:
+    """The project's etcd client for the target, kept per process so
+    etcdctl is found once; without node access it looks for the etcd
+    static pod only.
+
+    Raises:
+        UsageError: the kubeconfig is unusable, or unknown node access.
+    """
+    wanted = (target(secrets), node_access_kind(configuration))
+    with _LOCK:
+        found = _ETCD.get(wanted)
+    if found is None:
+        connected = cluster(secrets)
+        try:
+            access: NodeAccess | None = node_access(configuration, secrets)
+        except NodeAccessError:
+            access = None
+        found = EtcdClient(connected, discover(connected), access)
+        with _LOCK:
+            found = _ETCD.setdefault(wanted, found)
+    return found
 
 
 def run_id(configuration: Configuration = None) -> str:
     """The fault ledger's run id for this experiment."""
     return str(
         (configuration or {}).get("gauntlet_run_id")
-        or os.environ.get("KUBE_GAUNTLET_RUN_ID")
+        or current_run_id()
         or _PROCESS_RUN_ID
     )
 

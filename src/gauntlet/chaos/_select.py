@@ -17,9 +17,10 @@ from __future__ import annotations
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.chaos import _context, _etcd, _k8s
+from gauntlet.chaos import _context
 from gauntlet.cluster.workloads import node_is_ready
 from gauntlet.errors import ClusterOperationFailed, UsageError
+from gauntlet.observe import objects
 
 __all__ = ["SELECTORS", "lease_holder_node", "resolve_node", "resolve_nodes"]
 
@@ -121,17 +122,17 @@ def _nodes(secrets: _context.Secrets) -> list[client.V1Node]:
         raise ClusterOperationFailed(
             "list", "nodes", None, f"{exc.status} {exc.reason}"
         ) from exc
-    return sorted(items, key=_k8s.name)
+    return sorted(items, key=objects.name)
 
 
 def _is_control_plane(node: client.V1Node) -> bool:
-    labels = _k8s.labels(node)
+    labels = objects.labels(node)
     return any(label in labels for label in CONTROL_PLANE_LABELS)
 
 
 def _workers(secrets: _context.Secrets, ready_only: bool) -> list[str]:
     names = [
-        _k8s.name(n)
+        objects.name(n)
         for n in _nodes(secrets)
         if not _is_control_plane(n) and (node_is_ready(n) or not ready_only)
     ]
@@ -141,7 +142,7 @@ def _workers(secrets: _context.Secrets, ready_only: bool) -> list[str]:
 
 
 def _control_plane(index: str, secrets: _context.Secrets) -> str:
-    names = [_k8s.name(n) for n in _nodes(secrets) if _is_control_plane(n)]
+    names = [objects.name(n) for n in _nodes(secrets) if _is_control_plane(n)]
     try:
         position = int(index)
     except ValueError:
@@ -171,9 +172,9 @@ def _worker_running(spec: str, secrets: _context.Secrets) -> str:
     workers = set(_workers(secrets, ready_only=False))
     hosts = sorted(
         {
-            _k8s.node_name(p)
+            objects.node_name(p)
             for p in pods.items
-            if _k8s.node_name(p) in workers and _k8s.phase(p) == "Running"
+            if objects.node_name(p) in workers and objects.phase(p) == "Running"
         }
     )
     if not hosts:
@@ -189,13 +190,13 @@ def _etcd_node(
     configuration: _context.Configuration,
     secrets: _context.Secrets,
 ) -> str:
-    found = _etcd.members(configuration, secrets)
+    found = _context.etcd(configuration, secrets).statuses()
     wanted = [m for m in found if m.is_leader == leader]
     role = "leader" if leader else "follower"
     if not wanted:
         raise UsageError(f"no etcd {role} among {len(found)} members")
     host = sorted(wanted, key=lambda m: m.endpoint)[0].host
     for node in _nodes(secrets):
-        if host in _k8s.addresses(node):
-            return _k8s.name(node)
+        if host in objects.addresses(node):
+            return objects.name(node)
     raise UsageError(f"etcd {role} at {host} is on no known node")

@@ -30,6 +30,7 @@ from gauntlet.chaos import _context
 from gauntlet.cluster.client import ClusterTarget
 from gauntlet.errors import InvalidScenario
 from gauntlet.faults.ledger import FaultLedger, install_signal_handlers
+from gauntlet.runid import RUN_ID_ENV
 
 __all__ = [
     "ExperimentResult",
@@ -180,7 +181,7 @@ def _env_for(
     target: ClusterTarget, run_id: str, node_access: str
 ) -> dict[str, str]:
     env = {
-        "KUBE_GAUNTLET_RUN_ID": run_id,
+        RUN_ID_ENV: run_id,
         "KUBE_GAUNTLET_NODE_ACCESS": node_access,
     }
     if target.in_cluster:

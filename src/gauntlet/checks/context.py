@@ -7,20 +7,19 @@ report keeps.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.cluster.discovery import ClusterTopology
-from gauntlet.errors import GauntletError, GuaranteeViolated
-from gauntlet.lab.images import WORKLOAD_IMAGE
+from gauntlet.errors import GuaranteeViolated, Unobservable
+from gauntlet.images import workload_image
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.etcd import EtcdClient
 from gauntlet.reporting import attach
 
-
-class CheckSkipped(GauntletError):
-    """The check cannot observe this cluster (hidden, forbidden, absent)."""
+CheckSkipped = Unobservable
+"""A check that cannot observe what it needs skips with the reason."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,7 @@ class Images:
 
     @classmethod
     def from_env(cls) -> Images:
-        return cls(
-            workload=os.environ.get("KUBE_GAUNTLET_IMAGE_WORKLOAD")
-            or WORKLOAD_IMAGE
-        )
+        return cls(workload=workload_image())
 
 
 Recorder = Callable[[str, float, str, "float | None"], object]
@@ -53,6 +49,7 @@ class CheckContext:
     nodes_unavailable: str = "node access is not configured"
     record: Recorder = field(default=lambda *_a: None)
     measured: dict[str, float] = field(default_factory=dict)
+    _etcd: EtcdClient | None = field(default=None, repr=False)
 
     def measure(
         self, name: str, value: float, unit: str, bound: float | None = None
@@ -67,6 +64,24 @@ class CheckContext:
         if self.nodes is None:
             raise CheckSkipped(f"{why}: {self.nodes_unavailable}")
         return self.nodes
+
+    def etcd(self, why: str) -> EtcdClient:
+        """The cluster's etcd client (one per check: placements are
+        found once). ``why`` names the step for the skip message.
+
+        Raises:
+            CheckSkipped: no node access and no etcd static pod.
+        """
+        if self._etcd is None:
+            self._etcd = EtcdClient(self.cluster, self.topology, self.nodes)
+        try:
+            self._etcd.placements()
+        except Unobservable as exc:
+            reason = str(exc)
+            if self.nodes is None:
+                reason += f" ({self.nodes_unavailable})"
+            raise CheckSkipped(f"{why}: {reason}") from None
+        return self._etcd
 
     def evidence(self, name: str, obj: object) -> None:
         """Attach evidence to the report (no-op outside allure)."""

@@ -18,8 +18,6 @@ from pathlib import Path
 
 from gauntlet import progress
 from gauntlet.chaos.runner import load_experiment_file, run_experiment_file
-from gauntlet.cli.main import EXIT_INTERRUPTED
-from gauntlet.cli.run_cmd import new_run_id
 from gauntlet.cli.targeting import (
     add_kubeconfig_arguments,
     add_node_access_argument,
@@ -27,13 +25,14 @@ from gauntlet.cli.targeting import (
     resolve_node_access,
     resolve_target,
 )
+from gauntlet.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_VIOLATED
 from gauntlet.profiles import get_profile
 from gauntlet.project import reports_root
+from gauntlet.runid import new_run_id
 from gauntlet.safety import check_opt_in
 
 __all__ = ["add_parser", "run"]
 
-EXIT_OK, EXIT_FAILED = 0, 1
 PROFILE = "gameday"
 
 
@@ -92,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if result.verdict == "failed":
         for reason in result.reasons:
             print(f"FAILED: {reason}")
-        return EXIT_FAILED
+        return EXIT_VIOLATED
     print(f"passed: {experiment['title']}")
     return EXIT_OK
 

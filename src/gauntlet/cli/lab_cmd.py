@@ -6,12 +6,17 @@ import argparse
 import json
 from typing import Any
 
-from gauntlet.errors import LabError
+from gauntlet.cluster.client import ClusterTarget, api_client
+from gauntlet.cluster.discovery import ClusterTopology, NodeInfo
+from gauntlet.errors import GauntletError, LabError
 from gauntlet.lab import network
+from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.build import ensure_all
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.topology import MAX_CONTROL_PLANES, MAX_WORKERS
+from gauntlet.lab.topology import MAX_CONTROL_PLANES, MAX_WORKERS, Topology
 from gauntlet.lab.versions import CURRENT, RELEASES
+from gauntlet.observe.etcd import EtcdClient
+from gauntlet.wellknown import ETCD_CLIENT_PORT, LAB_NAME
 
 
 def add_parser(
@@ -72,12 +77,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _status(lab: LabCluster, as_json: bool) -> int:
-    from gauntlet.lab.faults import LabFaults
-
     topo = lab.topology()
     if topo is None:
         raise LabError("no lab is up: run `gauntlet lab up`")
-    faults = LabFaults(lab)
     try:
         ready = set(lab.ready_nodes())
     except LabError:
@@ -105,10 +107,7 @@ def _status(lab: LabCluster, as_json: bool) -> int:
                 "components": comps,
             }
         )
-    try:
-        etcd = [m.__dict__ for m in faults.etcd_members()]
-    except LabError as exc:
-        etcd = [{"error": str(exc)}]
+    etcd = _etcd_members(lab)
     if as_json:
         print(json.dumps({"nodes": report, "etcd": etcd}, indent=2))
         return 0
@@ -133,3 +132,64 @@ def _status(lab: LabCluster, as_json: bool) -> int:
     for m in etcd:
         print("    " + ", ".join(f"{k}={v}" for k, v in m.items()))
     return 0
+
+
+def _etcd_members(lab: LabCluster) -> list[dict[str, Any]]:
+    """Each member's status as ``lab status`` shows it, or the error.
+
+    Read from the nodes with the lab's own topology, so that it works
+    while the API servers are down.
+    """
+    topo = lab.topology()
+    if topo is None:
+        return [{"error": "no lab is up"}]
+    try:
+        cluster = api_client(ClusterTarget(lab.paths.kubeconfig, LAB_NAME))
+        try:
+            etcd = EtcdClient(
+                cluster, _cluster_topology(topo), LabNodeAccess(lab)
+            )
+            members = etcd.statuses()
+        finally:
+            cluster.close()
+    except GauntletError as exc:
+        return [{"error": str(exc)}]
+    return [
+        {
+            "endpoint": m.endpoint,
+            "member_id": m.member_id,
+            "leader_id": m.leader_id,
+            "is_leader": m.is_leader,
+            "revision": m.revision,
+            "raft_term": m.raft_term,
+            "db_size": m.db_size,
+        }
+        for m in members
+    ]
+
+
+def _cluster_topology(topo: Topology) -> ClusterTopology:
+    """The lab's shape as discovery would report it, without the API."""
+    nodes = tuple(
+        NodeInfo(
+            name=n.name,
+            control_plane=n.control_plane,
+            kubelet_version="",
+            container_runtime="",
+            internal_ip=n.ip,
+            provider_id="",
+        )
+        for n in topo.nodes
+    )
+    return ClusterTopology(
+        context=LAB_NAME,
+        server="",
+        server_version="",
+        distribution=LAB_NAME,
+        control_plane_mode="host-services",
+        nodes=nodes,
+        etcd_members=tuple(
+            f"https://{n.ip}:{ETCD_CLIENT_PORT}" for n in topo.control_planes
+        ),
+        etcd_source="lab",
+    )

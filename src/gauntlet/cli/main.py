@@ -1,7 +1,8 @@
 """Entry point: parse, dispatch, and turn errors into one line and exit 2.
 
-Exit codes: 0 every selected guarantee holds, 1 one is violated, 2 usage or
-environment error, 130 interrupted (after rolling back injected faults).
+Every command returns one of ``gauntlet.exit_codes``; subcommand modules
+take what they share from there and ``gauntlet.runid``, never from here,
+so imports only run from this module down.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ import sys
 
 from gauntlet import __version__
 from gauntlet.errors import GauntletError
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+from gauntlet.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `gauntlet guarantees | head`: the reader left; not an error.
         sys.stderr.close()
-        return 0
+        return EXIT_OK
     except KeyboardInterrupt:
         print("gauntlet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -11,6 +11,7 @@ from pathlib import Path
 from gauntlet.catalogue import load_catalogue
 from gauntlet.cli.pytest_runner import collect, pytest_base
 from gauntlet.errors import UsageError
+from gauntlet.exit_codes import EXIT_OK, EXIT_VIOLATED
 from gauntlet.project import project_root, reports_root
 
 __all__ = ["add_parser"]
@@ -58,7 +59,7 @@ def guarantees(args: argparse.Namespace) -> int:
             for g in catalogue
         ]
         print(json.dumps(rows, indent=2))
-        return 0
+        return EXIT_OK
     for g in catalogue:
         count = len(covering.get(g.id, []))
         print(f"{g.id:<8} {g.profile:<10} {count:>2} tests  {g.claim}")
@@ -66,23 +67,24 @@ def guarantees(args: argparse.Namespace) -> int:
             print(f"{'':<22}{nodeid}")
     uncovered = [g.id for g in catalogue if g.id not in covering]
     print(f"{len(catalogue) - len(uncovered)}/{len(catalogue)} covered")
-    return 0
+    return EXIT_OK
 
 
 def recover(_args: argparse.Namespace) -> int:
-    """Replay open rollbacks of dead runs; 1 if any rollback failed."""
+    """Replay open rollbacks of dead runs; ``EXIT_VIOLATED`` if one failed."""
+    from gauntlet import backends
     from gauntlet.faults.ledger import ledger_dir
     from gauntlet.faults.ledger import recover as replay
-    from gauntlet.nodes import factory
 
     directory = ledger_dir()
     try:
         lines = replay(directory)
     finally:
-        factory.cleanup_all()
+        backends.cleanup_all()
     if not lines:
         print(f"nothing to recover in {directory}")
-    return 1 if any(line.startswith("failed:") for line in lines) else 0
+    failed = any(line.startswith("failed:") for line in lines)
+    return EXIT_VIOLATED if failed else EXIT_OK
 
 
 def report(args: argparse.Namespace) -> int:
@@ -99,7 +101,7 @@ def report(args: argparse.Namespace) -> int:
         )
     if args.action == "open":
         print(index)
-        return 0
+        return EXIT_OK
     handler = functools.partial(
         http.server.SimpleHTTPRequestHandler, directory=str(index.parent)
     )
@@ -120,8 +122,8 @@ def report(args: argparse.Namespace) -> int:
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            return 0
-    return 0
+            return EXIT_OK
+    return EXIT_OK
 
 
 def _run_dir(run_id: str | None) -> Path:

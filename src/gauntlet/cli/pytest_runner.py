@@ -21,6 +21,11 @@ from gauntlet import progress
 from gauntlet.errors import UsageError
 
 __all__ = [
+    "PYTEST_EXIT_NAMES",
+    "PYTEST_FAILED",
+    "PYTEST_INTERRUPTED",
+    "PYTEST_NO_TESTS",
+    "PYTEST_OK",
     "Listing",
     "RunFiles",
     "collect",
@@ -30,7 +35,13 @@ __all__ = [
 
 ROLLBACK_GRACE_S = 300.0
 """How long an interrupted CLI waits for pytest to roll its faults back."""
-EXIT_NAMES = {2: "interrupted", 3: "internal error", 4: "usage error"}
+PYTEST_OK, PYTEST_FAILED, PYTEST_INTERRUPTED, PYTEST_NO_TESTS = 0, 1, 2, 5
+"""pytest's own exit codes, which ``gauntlet run`` maps to its own."""
+PYTEST_EXIT_NAMES = {
+    PYTEST_INTERRUPTED: "interrupted",
+    3: "internal error",
+    4: "usage error",
+}
 
 
 @dataclass(frozen=True)
@@ -99,13 +110,13 @@ def collect(project: Path, base: Sequence[str]) -> Listing:
         done = subprocess.run(
             argv, cwd=project, capture_output=True, text=True, check=False
         )
-        if done.returncode not in (0, 5):
+        if done.returncode not in (PYTEST_OK, PYTEST_NO_TESTS):
             sys.stderr.write(done.stdout[-4000:] + done.stderr[-2000:])
             raise UsageError(
                 f"collecting the suites failed (pytest exit "
                 f"{done.returncode}): see pytest's output above"
             )
-        if done.returncode == 5 or not listing_path.is_file():
+        if done.returncode == PYTEST_NO_TESTS or not listing_path.is_file():
             return ()
         data: dict[str, Any] = json.loads(listing_path.read_text("utf-8"))
     return tuple(

@@ -8,14 +8,16 @@ the topology for the report, and run pytest in a child process.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from pathlib import Path
 
 from gauntlet import progress
-from gauntlet.cli.main import EXIT_INTERRUPTED
 from gauntlet.cli.pytest_runner import (
-    EXIT_NAMES,
+    PYTEST_EXIT_NAMES,
+    PYTEST_FAILED,
+    PYTEST_INTERRUPTED,
+    PYTEST_NO_TESTS,
+    PYTEST_OK,
     RunFiles,
     collect,
     pytest_base,
@@ -33,16 +35,19 @@ from gauntlet.cli.targeting import (
 from gauntlet.cluster.client import ClusterTarget, connect
 from gauntlet.cluster.discovery import discover
 from gauntlet.errors import UsageError
+from gauntlet.exit_codes import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_VIOLATED,
+)
 from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
 from gauntlet.project import project_root, reports_root
 from gauntlet.reporting.environment import write_environment
-from gauntlet.reporting.measurements import utc_now
+from gauntlet.runid import RUN_ID_ENV, new_run_id
 from gauntlet.safety import check_opt_in
 
-__all__ = ["add_parser", "new_run_id", "run"]
-
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
-PYTEST_INTERRUPTED, PYTEST_NO_TESTS = 2, 5
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(
@@ -124,11 +129,6 @@ def run(args: argparse.Namespace) -> int:
     return _exit_code(code, profile)
 
 
-def new_run_id() -> str:
-    """UTC time plus a short random suffix: sortable and unique."""
-    return f"{utc_now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
 def _suite_paths(project: Path, profile: ProfileSpec) -> list[str]:
     paths = [p for p in profile.paths if (project / p).is_dir()]
     if not paths:
@@ -190,7 +190,7 @@ def _environment(
         "KUBE_GAUNTLET_KUBECONFIG": str(target.cluster.kubeconfig_path),
         "KUBE_GAUNTLET_CONTEXT": target.context,
         "KUBE_GAUNTLET_NODE_ACCESS": node_access,
-        "KUBE_GAUNTLET_RUN_ID": run_id,
+        RUN_ID_ENV: run_id,
     }
     if target.lab:
         env["KUBE_GAUNTLET_LAB"] = "1"
@@ -234,15 +234,18 @@ def _report(files: RunFiles) -> None:
 
 
 def _exit_code(code: int, profile: ProfileSpec) -> int:
-    if code in (EXIT_OK, EXIT_VIOLATED):
-        return code
+    """pytest's exit code as gauntlet's; anything odd is a usage error."""
+    if code == PYTEST_OK:
+        return EXIT_OK
+    if code == PYTEST_FAILED:
+        return EXIT_VIOLATED
     if code == PYTEST_INTERRUPTED:
         print("gauntlet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     if code == PYTEST_NO_TESTS:
         message = f"no tests selected for profile {profile.name}"
     else:
-        why = EXIT_NAMES.get(code, "unexpected exit")
+        why = PYTEST_EXIT_NAMES.get(code, "unexpected exit")
         message = f"pytest ended with code {code} ({why}): see its output"
     print(f"gauntlet: error: {message}", file=sys.stderr)
     return EXIT_USAGE

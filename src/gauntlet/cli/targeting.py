@@ -11,13 +11,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gauntlet.backends import KINDS
 from gauntlet.cluster.client import ClusterTarget, api_client
 from gauntlet.cluster.kubeconfig import read_kubeconfig
 from gauntlet.errors import UsageError
 from gauntlet.lab.paths import LabPaths
-from gauntlet.nodes.factory import KINDS
 from gauntlet.profiles import ProfileSpec
 from gauntlet.safety import check_destructive, is_protected
+from gauntlet.wellknown import LAB_NAME
 
 __all__ = [
     "LAB_CONTEXT",
@@ -29,7 +30,8 @@ __all__ = [
     "resolve_target",
 ]
 
-LAB_CONTEXT = "kube-gauntlet-lab"
+LAB_CONTEXT = LAB_NAME
+"""The lab's kubeconfig context (and cluster) name."""
 
 
 @dataclass(frozen=True)

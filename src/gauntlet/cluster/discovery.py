@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed
+from gauntlet.wellknown import ETCD_CLIENT_PORT, LAB_NAME
 
 __all__ = [
     "ClusterTopology",
@@ -29,13 +30,11 @@ __all__ = [
 ControlPlaneMode = Literal["static-pods", "host-services", "hidden", "unknown"]
 EtcdSource = Literal["apiserver-flags", "lab", "unknown"]
 
-LAB_CLUSTER_NAME = "kube-gauntlet-lab"
 CONTROL_PLANE_LABELS = (
     "node-role.kubernetes.io/control-plane",
     "node-role.kubernetes.io/master",
 )
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
-ETCD_CLIENT_PORT = 2379
 _PROVIDERS = (("aws://", "eks"), ("gce://", "gke"), ("azure://", "aks"))
 T = TypeVar("T")
 
@@ -228,7 +227,7 @@ def etcd_members(
             found.add(url)
     if found:
         return tuple(sorted(found)), "apiserver-flags"
-    if distribution == LAB_CLUSTER_NAME:
+    if distribution == LAB_NAME:
         # The lab runs stacked etcd on every control-plane node.
         return (
             tuple(
@@ -245,8 +244,8 @@ def guess_distribution(
     nodes: Sequence[NodeInfo], cluster_name: str, kubeadm_config: bool
 ) -> str:
     """Best guess from names, provider IDs and kubelet versions."""
-    if cluster_name == LAB_CLUSTER_NAME:
-        return LAB_CLUSTER_NAME
+    if cluster_name == LAB_NAME:
+        return LAB_NAME
     provider_ids = [n.provider_id for n in nodes]
     if any(p.startswith("kind://") for p in provider_ids):
         return "kind"

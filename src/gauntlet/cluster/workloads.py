@@ -10,6 +10,7 @@ pulled when present (``IfNotPresent``).
 
 from __future__ import annotations
 
+import shlex
 import time
 from typing import Any
 
@@ -285,3 +286,22 @@ def ensure_service_account(
     except client.ApiException as exc:
         if exc.status != 409:
             raise
+
+
+FETCH_TIMEOUT_S = 2
+"""Seconds one in-pod HTTP GET (``fetch_function``) may take."""
+
+
+def fetch_function(host: str, port: int) -> str:
+    """A shell function ``fetch``: one HTTP GET of ``host:port``.
+
+    Uses the lab image's ``http-get`` (nc based) when present, since a
+    static busybox ``wget`` may crash on name lookups, else ``wget``.
+    """
+    url = shlex.quote(f"http://{host}:{port}/")
+    quoted = shlex.quote(host)
+    return (
+        "fetch() { if command -v http-get >/dev/null; then "
+        f"http-get {quoted} {int(port)} / {FETCH_TIMEOUT_S} >/dev/null; "
+        f"else wget -q -T {FETCH_TIMEOUT_S} -O /dev/null {url}; fi; }}"
+    )

@@ -1,7 +1,7 @@
 """The built-in rollback kinds, and builders that fill in their params.
 
 Kinds are backend-agnostic: node faults carry the node access backend's
-``rollback_params`` and are replayed through ``nodes.factory``; cluster
+``rollback_params`` and are replayed through ``gauntlet.backends``; cluster
 faults carry the target (kubeconfig and context) and reconnect.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from gauntlet import backends
 from gauntlet.cluster import drain
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.faults.rollback import Rollback, rollback_kind
-from gauntlet.nodes import factory
 from gauntlet.nodes.base import NodeAccess
 
 __all__ = [
@@ -85,18 +85,18 @@ def uncordon(cluster: Cluster, node: str) -> Rollback:
 
 @rollback_kind("start_component")
 def _start_component(params: Mapping[str, Any]) -> None:
-    access = factory.from_params(params)
+    access = backends.from_params(params)
     access.start(str(params["node"]), str(params["component"]))
 
 
 @rollback_kind("heal_partition")
 def _heal_partition(params: Mapping[str, Any]) -> None:
-    factory.from_params(params).heal(str(params["node"]))
+    backends.from_params(params).heal(str(params["node"]))
 
 
 @rollback_kind("restore_argv")
 def _restore_argv(params: Mapping[str, Any]) -> None:
-    access = factory.from_params(params)
+    access = backends.from_params(params)
     argv = [str(a) for a in params["argv"]]
     access.set_argv(str(params["node"]), str(params["component"]), argv)
 

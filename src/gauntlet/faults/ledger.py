@@ -21,8 +21,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
+import gauntlet.faults.kinds  # noqa: F401 - registers the built-in kinds
 from gauntlet import progress
 from gauntlet.errors import GauntletError, UsageError
+from gauntlet.exit_codes import EXIT_TERMINATED
 from gauntlet.faults.rollback import Rollback, lookup, run_rollback
 from gauntlet.reporting.measurements import utc_iso, utc_now
 
@@ -39,7 +41,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-EXIT_TERMINATED = 143
 
 
 class RollbackFailed(GauntletError):

@@ -74,8 +74,8 @@ def rollback_kind(name: str) -> Callable[[RollbackFn], RollbackFn]:
 
 
 def registered_kinds() -> tuple[str, ...]:
-    """Every known kind, the built-in ones included."""
-    _load_builtin()
+    """Every kind registered so far (``faults.ledger`` imports the
+    built-in ones)."""
     return tuple(sorted(_REGISTRY))
 
 
@@ -85,7 +85,6 @@ def lookup(kind: str) -> RollbackFn:
     Raises:
         UsageError: no such kind (a typo, or a plugin not imported).
     """
-    _load_builtin()
     fn = _REGISTRY.get(kind)
     if fn is None:
         raise UsageError(
@@ -99,12 +98,6 @@ def lookup(kind: str) -> RollbackFn:
 def run_rollback(rollback: Rollback) -> None:
     """Call the rollback's function with its params."""
     lookup(rollback.kind)(rollback.params)
-
-
-def _load_builtin() -> None:
-    # Imported late: the built-in kinds import node access and the
-    # cluster client, which import this module's decorator.
-    import gauntlet.faults.kinds  # noqa: F401
 
 
 def _qualname(fn: RollbackFn) -> str:

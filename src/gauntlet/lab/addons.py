@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+from gauntlet.images import COREDNS_IMAGE
 from gauntlet.lab import sh
-from gauntlet.lab.images import COREDNS_IMAGE
 from gauntlet.lab.topology import CLUSTER_DOMAIN, DNS_SERVICE_IP, Topology
 
 MANIFESTS = Path(__file__).parent / "manifests"

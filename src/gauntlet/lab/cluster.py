@@ -17,12 +17,12 @@ from typing import Any
 
 from gauntlet import progress
 from gauntlet.errors import GuaranteeTimeout, LabError
+from gauntlet.images import PAUSE_IMAGE
 from gauntlet.lab import addons, build, cleanup, images, network, node, pki
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.nodeconfig import Binaries, write_node
 from gauntlet.lab.paths import LabPaths, cache_root
 from gauntlet.lab.topology import (
-    API_PORT,
     API_SERVICE_IP,
     BRIDGE_IP,
     LB_ENDPOINT,
@@ -30,6 +30,7 @@ from gauntlet.lab.topology import (
     plan,
 )
 from gauntlet.lab.versions import CURRENT, Release
+from gauntlet.wellknown import APISERVER_PORT
 
 BOOT_TIMEOUT_S = 300.0
 
@@ -169,9 +170,7 @@ class LabCluster:
             f"Starting {len(topo.nodes)} nodes", heartbeat=False
         ):
             for n in topo.nodes:
-                write_node(
-                    self.paths, n, topo, bins, image_tars, images.PAUSE_IMAGE
-                )
+                write_node(self.paths, n, topo, bins, image_tars, PAUSE_IMAGE)
                 node.start_node(n, self.paths.node(n.name))
             self._start_lb(topo)
         pki.write_kubeconfig(
@@ -248,7 +247,7 @@ class LabCluster:
         self.paths.created_dirs.write_text(json.dumps(created))
 
     def _start_lb(self, topo: Topology) -> None:
-        backends = [f"{n.ip}:{API_PORT}" for n in topo.control_planes]
+        backends = [f"{n.ip}:{APISERVER_PORT}" for n in topo.control_planes]
         log = self.paths.lb_log.open("ab")
         src = str(Path(__file__).resolve().parents[2])
         proc = subprocess.Popen(
@@ -256,7 +255,7 @@ class LabCluster:
                 sys.executable,
                 "-m",
                 "gauntlet.lab.lb",
-                f"{BRIDGE_IP}:{API_PORT}",
+                f"{BRIDGE_IP}:{APISERVER_PORT}",
                 *backends,
             ],
             stdin=subprocess.DEVNULL,

@@ -23,10 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from gauntlet.errors import LabError
-
-PAUSE_IMAGE = "localhost/kube-gauntlet/pause:3.10"
-WORKLOAD_IMAGE = "localhost/kube-gauntlet/workload:1.1"
-COREDNS_IMAGE = "localhost/kube-gauntlet/coredns:1.14.6"
+from gauntlet.images import COREDNS_IMAGE, PAUSE_IMAGE, WORKLOAD_IMAGE
 
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _CONFIG = "application/vnd.oci.image.config.v1+json"

@@ -19,9 +19,10 @@ from gauntlet.lab.topology import (
     LabNode,
     Topology,
 )
+from gauntlet.nodes.host_commands import PARTITION_CHAIN
+from gauntlet.wellknown import LAB_NAME
 
-GUARD_COMMENT = "kube-gauntlet-lab-guard"
-PARTITION_CHAIN = "KG-PARTITION"
+GUARD_COMMENT = f"{LAB_NAME}-guard"
 _GUARD_RULE = [
     "FORWARD",
     "-i",

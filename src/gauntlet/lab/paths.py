@@ -2,7 +2,9 @@
 
 The cache is keyed by version and survives ``lab down``; the state is one
 lab's life and is removed by ``down``. The state root must not sit under a
-directory that nodes mount over (/var/lib/kubelet, /run, ...).
+directory that nodes mount over (/var/lib/kubelet, /run, ...). The state
+root, node directories and socket name are defined once, in
+``gauntlet.nodes.supervisor_wire``: the pod backend finds sockets too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gauntlet.nodes.supervisor_wire import (
+    SOCKET_NAME,
+    lab_dir,
+    node_dir,
+    state_root,
+)
+
+__all__ = ["LabPaths", "NodePaths", "cache_root", "state_root"]
+
 
 def cache_root() -> Path:
     """The build cache: ``$KUBE_GAUNTLET_CACHE`` or ~/.cache/kube-gauntlet."""
@@ -18,11 +29,6 @@ def cache_root() -> Path:
     if env:
         return Path(env)
     return Path.home() / ".cache" / "kube-gauntlet"
-
-
-def state_root() -> Path:
-    """The lab state: ``$KUBE_GAUNTLET_STATE`` or /var/lib/kube-gauntlet."""
-    return Path(os.environ.get("KUBE_GAUNTLET_STATE", "/var/lib/kube-gauntlet"))
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class NodePaths:
 
     @property
     def socket(self) -> Path:
-        return self.root / "supervisor.sock"
+        return self.root / SOCKET_NAME
 
     @property
     def pid_file(self) -> Path:
@@ -74,7 +80,7 @@ class LabPaths:
 
     @classmethod
     def default(cls) -> LabPaths:
-        return cls(state_root() / "lab")
+        return cls(lab_dir(state_root()))
 
     @property
     def pki(self) -> Path:
@@ -101,4 +107,4 @@ class LabPaths:
         return self.root / "created-dirs.json"
 
     def node(self, name: str) -> NodePaths:
-        return NodePaths(self.root / "nodes" / name)
+        return NodePaths(node_dir(self.root, name))

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gauntlet.errors import LabError
+from gauntlet.wellknown import LAB_NAME
 
 _VALIDITY = dt.timedelta(days=3650)
 _BACKDATE = dt.timedelta(minutes=5)  # tolerate small clock skew between VMs
@@ -95,8 +96,8 @@ def write_kubeconfig(
     cert_file: Path,
     key_file: Path,
     user: str,
-    cluster_name: str = "kube-gauntlet-lab",
-    context_name: str = "kube-gauntlet-lab",
+    cluster_name: str = LAB_NAME,
+    context_name: str = LAB_NAME,
 ) -> None:
     """Write a self-contained kubeconfig so it still works if pki_dir moves."""
 

@@ -4,7 +4,8 @@ It runs as PID 1 of the node's PID namespace, so it also reaps orphans
 (containerd shims re-parent to it). A component that exits while it should
 run is restarted after ``restart_delay_s``, like ``Restart=always``: killing
 the kubelet is a crash that recovers, stopping it is an outage. Requests
-arrive as JSON lines on a Unix socket (see ``supervisor_client``).
+arrive as JSON lines on a Unix socket (the client is
+``gauntlet.nodes.supervisor_wire``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gauntlet.nodes.supervisor_wire import read_line
 
 STOP_TIMEOUT_S = 15.0
 SHUTDOWN_GRACE_S = 5.0
@@ -255,12 +258,7 @@ class Supervisor:
         with conn:
             try:
                 conn.settimeout(30)
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_line(conn)
                 try:
                     reply = self.handle(json.loads(data or b"{}"))
                 except Exception as exc:  # noqa: BLE001 - report, keep serving

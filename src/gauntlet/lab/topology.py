@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gauntlet.errors import UsageError
+from gauntlet.wellknown import APISERVER_PORT
 
 BRIDGE = "kglab0"
 BRIDGE_IP = "10.250.0.1"
@@ -17,8 +18,7 @@ POD_CIDR = "10.251.0.0/16"
 SERVICE_CIDR = "10.252.0.0/16"
 API_SERVICE_IP = "10.252.0.1"
 DNS_SERVICE_IP = "10.252.0.10"
-API_PORT = 6443
-LB_ENDPOINT = f"https://{BRIDGE_IP}:{API_PORT}"
+LB_ENDPOINT = f"https://{BRIDGE_IP}:{APISERVER_PORT}"
 CLUSTER_DOMAIN = "cluster.local"
 NETNS_PREFIX = "kg-"
 CGROUP_PREFIX = "kg-"

@@ -35,7 +35,7 @@ class NodeAccess(Protocol):
         ...
 
     def rollback_params(self) -> dict[str, str]:
-        """What ``nodes.factory.from_params`` needs to rebuild this backend
+        """What ``gauntlet.backends.from_params`` needs to rebuild this backend
         in another process (for the fault ledger's rollbacks)."""
         ...
 

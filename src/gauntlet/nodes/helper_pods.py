@@ -24,7 +24,7 @@ from websocket import WebSocketException
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import NodeAccessError, PermissionMissing
-from gauntlet.lab.images import WORKLOAD_IMAGE
+from gauntlet.images import WORKLOAD_IMAGE
 
 __all__ = ["IMPOSSIBLE", "NAMESPACE", "HelperPods", "default_image"]
 

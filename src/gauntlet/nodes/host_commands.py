@@ -2,7 +2,9 @@
 
 Pure string builders, kept apart from the Kubernetes plumbing so that
 they can be read and unit-tested on their own. The iptables rules are the
-lab's (``gauntlet.lab.network.partition``): same chain, same hooks.
+lab's: its network module partitions with the same chain
+(``PARTITION_CHAIN``, defined here) and the same hooks. Requests to a lab
+node's supervisor run ``supervisor_wire``'s own source on the host.
 
 Stopping a component or partitioning a node can cut the path the next
 exec takes (API server -> kubelet -> pod), so each such fault arms a
@@ -12,16 +14,19 @@ host undoes the fault itself after ``max_outage_s``.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import shlex
 import signal
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from gauntlet.lab.network import PARTITION_CHAIN
+from gauntlet.nodes import supervisor_wire
 
 __all__ = [
     "NSENTER",
+    "PARTITION_CHAIN",
     "argv_script",
     "component_script",
     "heal_script",
@@ -37,22 +42,8 @@ PARKED = "/etc/kubernetes/kube-gauntlet-stopped"
 COMM_LEN = 15  # the kernel truncates process names to 15 characters
 _HOOKS = ("INPUT", "OUTPUT", "FORWARD")
 _IPT = "iptables -w 5"
-_SUPERVISOR_SCRIPT = """\
-import json, socket, sys
-conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-conn.settimeout(60)
-conn.connect(sys.argv[1])
-conn.sendall(sys.argv[2].encode() + b"\\n")
-data = b""
-while not data.endswith(b"\\n"):
-    chunk = conn.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-reply = json.loads(data or b"{}")
-print(json.dumps(reply))
-sys.exit(0 if reply.get("ok") else 1)
-"""
+PARTITION_CHAIN = "KG-PARTITION"
+"""The iptables chain holding a node's partition rules (lab and hosts)."""
 
 ComponentOp = Literal["stop", "start", "kill"]
 
@@ -68,7 +59,13 @@ def lab_supervisor_call(socket_path: str, op: str, **fields: Any) -> list[str]:
     The reply JSON is printed on stdout; exit 1 when it is refused.
     """
     request = json.dumps({"op": op, **fields})
-    return ["python3", "-c", _SUPERVISOR_SCRIPT, socket_path, request]
+    return ["python3", "-c", _wire_source(), socket_path, request]
+
+
+@functools.cache
+def _wire_source() -> str:
+    """``supervisor_wire`` as a script: the host has no gauntlet installed."""
+    return inspect.getsource(supervisor_wire)
 
 
 def component_script(

@@ -20,8 +20,8 @@ from kubernetes.client.exceptions import ApiException
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
-from gauntlet.lab.paths import LabPaths
 from gauntlet.nodes import host_commands as hc
+from gauntlet.nodes import supervisor_wire
 from gauntlet.nodes.base import DEFAULT_TIMEOUT_S
 from gauntlet.nodes.helper_pods import HelperPods
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
@@ -204,7 +204,8 @@ class PodNodeAccess:
 
 
 def _socket(node: str) -> str:
-    return str(LabPaths.default().node(node).socket)
+    """Where a lab node's supervisor listens, if this host runs the lab."""
+    return str(supervisor_wire.node_socket(node))
 
 
 def _failed(

@@ -1,18 +1,18 @@
 """Probes through the Kubernetes API: writes, Services, pods and nodes."""
 
 import secrets as tokens
-import shlex
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.chaos import _api, _context, _k8s, _select
+from gauntlet.chaos import _context, _select
 from gauntlet.chaos._context import Configuration, Secrets
-from gauntlet.checks.context import Images
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import exec_in_pod
+from gauntlet.images import workload_image
+from gauntlet.observe import endpoints, objects
 
 __all__ = [
     "api_write_refused",
@@ -27,7 +27,6 @@ __all__ = [
 
 WRITE_TIMEOUT_S = 5.0
 PROBE_POD = "kube-gauntlet-prober"
-FETCH_TIMEOUT_S = 2
 
 
 def api_writable(
@@ -50,7 +49,7 @@ def api_writable(
             ``False``).
     """
     cluster = _context.cluster(secrets)
-    api = _api.endpoint_client(cluster, endpoint)
+    api = endpoints.endpoint_client(cluster, endpoint)
     core = client.CoreV1Api(api)
     name = f"kube-gauntlet-write-{tokens.token_hex(4)}"
     body = client.V1ConfigMap(
@@ -123,9 +122,10 @@ def service_available(
     """
     core = _context.cluster(secrets).core()
     address = _cluster_ip(core, namespace, name)
-    _ensure_probe_pod(core, namespace, image or Images.from_env().workload)
+    _ensure_probe_pod(core, namespace, image or workload_image())
     script = (
-        f"{fetch_function(address, port)}; for i in $(seq {int(attempts)}); "
+        f"{workloads.fetch_function(address, port)}; "
+        f"for i in $(seq {int(attempts)}); "
         "do fetch && echo ok || echo fail; done"
     )
     result = exec_in_pod(
@@ -133,7 +133,7 @@ def service_available(
         namespace,
         PROBE_POD,
         ["sh", "-c", script],
-        timeout_s=attempts * (FETCH_TIMEOUT_S + 1) + 10,
+        timeout_s=attempts * (workloads.FETCH_TIMEOUT_S + 1) + 10,
     )
     lines = result.stdout.split()
     ratio = lines.count("ok") / max(attempts, 1)
@@ -158,21 +158,6 @@ def _cluster_ip(core: client.CoreV1Api, namespace: str, name: str) -> str:
     return str(address)
 
 
-def fetch_function(host: str, port: int) -> str:
-    """A shell function ``fetch``: one HTTP GET of ``host:port``.
-
-    Uses the lab image's ``http-get`` (nc based) when present, since a
-    static busybox ``wget`` may crash on name lookups, else ``wget``.
-    """
-    url = shlex.quote(f"http://{host}:{port}/")
-    quoted = shlex.quote(host)
-    return (
-        "fetch() { if command -v http-get >/dev/null; then "
-        f"http-get {quoted} {int(port)} / {FETCH_TIMEOUT_S} >/dev/null; "
-        f"else wget -q -T {FETCH_TIMEOUT_S} -O /dev/null {url}; fi; }}"
-    )
-
-
 def pod_uids_and_restarts(
     namespace: str,
     label_selector: str,
@@ -188,11 +173,11 @@ def pod_uids_and_restarts(
         ActivityFailed: the pods cannot be listed.
     """
     return {
-        _k8s.name(p): {
-            "uid": _k8s.uid(p),
-            "node": _k8s.node_name(p),
-            "restarts": _k8s.restarts(p),
-            "phase": _k8s.phase(p),
+        objects.name(p): {
+            "uid": objects.uid(p),
+            "node": objects.node_name(p),
+            "restarts": objects.restarts(p),
+            "phase": objects.phase(p),
         }
         for p in _pods(namespace, label_selector, secrets)
     }
@@ -210,7 +195,7 @@ def pod_restarts_total(
         ActivityFailed: the pods cannot be listed.
     """
     return sum(
-        _k8s.restarts(p) for p in _pods(namespace, label_selector, secrets)
+        objects.restarts(p) for p in _pods(namespace, label_selector, secrets)
     )
 
 
@@ -233,7 +218,7 @@ def nodes_ready(
     except ApiException as exc:
         raise ActivityFailed(f"list nodes: {exc.status} {exc.reason}") from exc
     not_ready = sorted(
-        _k8s.name(n) for n in items if not workloads.node_is_ready(n)
+        objects.name(n) for n in items if not workloads.node_is_ready(n)
     )
     problem = ""
     if not_ready:

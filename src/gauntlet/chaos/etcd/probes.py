@@ -1,14 +1,14 @@
 """What the etcd members say about themselves and each other.
 
-On the lab etcdctl runs on the runner host; elsewhere inside the etcd
-static pod of a control-plane node (kubeadm layout).
+etcdctl runs where ``gauntlet.observe.etcd`` finds it: next to etcd on a
+control-plane node through node access, or inside the etcd static pod.
 """
 
 import time
 
 from chaoslib.exceptions import ActivityFailed
 
-from gauntlet.chaos import _etcd
+from gauntlet.chaos import _context
 from gauntlet.chaos._context import Configuration, Secrets
 
 __all__ = ["etcd_leader", "etcd_members_healthy", "etcd_revisions_agree"]
@@ -28,7 +28,7 @@ def etcd_leader(
         ActivityFailed: no member answers, no leader, or members disagree
             about who leads.
     """
-    found = _etcd.members(configuration, secrets)
+    found = _context.etcd(configuration, secrets).statuses()
     leaders = {m.leader_id for m in found}
     if leaders == {"0"} or not leaders:
         raise ActivityFailed(f"etcd has no leader ({len(found)} answered)")
@@ -62,7 +62,7 @@ def etcd_members_healthy(
             then the probe returns ``False``).
     """
     try:
-        found = _etcd.members(configuration, secrets)
+        found = _context.etcd(configuration, secrets).statuses()
     except Exception as exc:  # noqa: BLE001 - provider boundary
         if raise_on_failure:
             raise ActivityFailed(f"etcd status: {exc}") from exc
@@ -115,9 +115,10 @@ def etcd_revisions_agree(
 
 
 def _disagreement(configuration: Configuration, secrets: Secrets) -> str:
-    found = _etcd.members(configuration, secrets)
+    etcd = _context.etcd(configuration, secrets)
+    found = etcd.statuses()
     revision = min(m.revision for m in found)
-    sums = _etcd.hashes(revision, configuration, secrets)
+    sums = etcd.hashes(revision)
     if len(sums) < len(found):
         return f"{len(sums)} of {len(found)} members hashed revision {revision}"
     if len({h.hash for h in sums}) > 1:

@@ -6,12 +6,13 @@ from kubernetes import client, utils
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet import progress
-from gauntlet.chaos import _context, _k8s
+from gauntlet.chaos import _context
 from gauntlet.chaos._context import Configuration, Secrets
-from gauntlet.checks.context import Images
 from gauntlet.cluster import workloads
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.faults import kinds
+from gauntlet.images import workload_image
+from gauntlet.observe import objects
 
 __all__ = ["deploy_web_service"]
 
@@ -77,18 +78,18 @@ def deploy_web_service(
         kinds.delete_object(cluster, "Namespace", namespace),
         create_namespace,
     )
-    objects: list[dict[str, Any]] = [
+    manifests: list[dict[str, Any]] = [
         workloads.web_deployment(
             name,
-            image or Images.from_env().workload,
+            image or workload_image(),
             replicas=replicas,
             spread=spread,
         ),
         workloads.cluster_ip_service(name),
     ]
     if min_available is not None:
-        objects.append(workloads.disruption_budget(name, min_available))
-    for obj in objects:
+        manifests.append(workloads.disruption_budget(name, min_available))
+    for obj in manifests:
         try:
             utils.create_from_dict(  # type: ignore[no-untyped-call]
                 cluster.api, obj, namespace=namespace
@@ -104,7 +105,7 @@ def deploy_web_service(
     return {
         "namespace": namespace,
         "service": name,
-        "pods": {_k8s.name(p): _k8s.node_name(p) for p in pods},
+        "pods": {objects.name(p): objects.node_name(p) for p in pods},
     }
 
 

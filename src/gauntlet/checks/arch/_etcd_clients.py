@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from gauntlet.checks.arch._host import (
+from gauntlet.checks.context import CheckContext
+from gauntlet.nodes.base import NodeAccess
+from gauntlet.nodes.types import Connection
+from gauntlet.observe.host import (
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
     Component,
     component_of,
     host_processes,
 )
-from gauntlet.checks.context import CheckContext
-from gauntlet.nodes.base import NodeAccess
-from gauntlet.nodes.types import Connection
 
 SAMPLE_GAP_S = 3.0
 ETCD_CLIENTS = frozenset({"kube-apiserver", "etcd"})

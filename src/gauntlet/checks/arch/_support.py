@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gauntlet.checks.arch._etcd import Member, cluster_members, etcdctl_on
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.observe.etcd import Member
 
 __all__ = ["etcd_members_or_fail"]
 
@@ -20,7 +20,8 @@ def etcd_members_or_fail(
         CheckSkipped: etcd is unobservable and nothing failed before.
     """
     try:
-        return cluster_members(ctx, etcdctl_on(ctx, step))
+        ctx.require_nodes(step)
+        return ctx.etcd(step).members()
     except CheckSkipped:
         if problems:
             raise violated(step, "; ".join(problems)) from None

@@ -17,11 +17,11 @@ from urllib.parse import urlsplit
 
 from kubernetes import client
 
-from gauntlet.checks.arch._host import (
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.observe.host import (
     CONTROL_PLANE_COMPONENTS,
     host_processes,
 )
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 
 STEP = "the control plane is complete"
 ENV_KUBE_PROXY = "KUBE_GAUNTLET_KUBE_PROXY"

@@ -13,15 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.context import CheckContext, violated
+from gauntlet.cluster import workloads
+from gauntlet.errors import GuaranteeTimeout
+from gauntlet.observe.watch import (
     KubeObject,
     Watcher,
     leader_lease_note,
     unique,
 )
-from gauntlet.checks.context import CheckContext, violated
-from gauntlet.cluster import workloads
-from gauntlet.errors import GuaranteeTimeout
 
 POLL_INTERVAL_S = 0.1
 TIMEOUT_S = 30.0

@@ -17,16 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.cluster import workloads
+from gauntlet.errors import GuaranteeTimeout
+from gauntlet.observe.watch import (
     KubeObject,
     joined,
     leader_lease_note,
     pod_events,
     unique,
 )
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
-from gauntlet.cluster import workloads
-from gauntlet.errors import GuaranteeTimeout
 
 POLL_INTERVAL_S = 0.5
 TIMEOUT_S = 30.0

@@ -29,16 +29,16 @@ from kubernetes import client
 
 from gauntlet.checks.arch import _etcd_clients as clients
 from gauntlet.checks.arch import _tls_probe as probe
-from gauntlet.checks.arch._etcd import etcd_nodes
-from gauntlet.checks.arch._host import (
-    Component,
-    component_kubeconfig,
-    components,
-)
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
 from gauntlet.errors import GauntletError
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.etcd import etcd_processes
+from gauntlet.observe.host import (
+    Component,
+    component_kubeconfig,
+    components,
+)
 
 STEP = "only kube-apiserver talks to etcd"
 PROBE_POD = "etcd-probe"
@@ -110,7 +110,7 @@ def _etcd_urls(ctx: CheckContext) -> list[str]:
         return list(ctx.topology.etcd_members)
     if ctx.nodes is not None and ctx.topology.control_planes:
         found = set()
-        for comp in etcd_nodes(ctx, ctx.nodes).values():
+        for comp in etcd_processes(ctx.nodes, ctx.topology).values():
             for url in (comp.flag("advertise-client-urls") or "").split(","):
                 if url:
                     found.add(url)
@@ -135,7 +135,7 @@ def _live_clients(
 ) -> list[str]:
     """(c) and (d): configured and connected clients that persist."""
     names = [n.name for n in ctx.topology.nodes]
-    members = etcd_nodes(ctx, nodes)
+    members = etcd_processes(nodes, ctx.topology)
     member_ips = [urlsplit(u).hostname or "" for u in urls]
 
     tables: list[str] = []

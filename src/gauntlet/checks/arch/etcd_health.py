@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 
 from gauntlet.checks.arch import _metrics as m
-from gauntlet.checks.arch._etcd import EtcdCtl, etcd_nodes, etcdctl_on
-from gauntlet.checks.arch._host import Component
-from gauntlet.checks.context import CheckContext, violated
-from gauntlet.errors import ClusterOperationFailed
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.errors import ClusterOperationFailed, Unobservable
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.etcd import EtcdClient, HostEtcdCtl, etcd_processes
+from gauntlet.observe.host import Component
 
 STEP = "etcd is healthy on its disk and network"
 ENV_OBSERVE = "KUBE_GAUNTLET_OBSERVE_S"
@@ -71,9 +71,10 @@ def check_etcd_is_healthy(
     """
     window = observe_seconds() if observe_s is None else observe_s
     bounds = Bounds.from_env()
-    ctl = etcdctl_on(ctx, STEP)
     nodes = ctx.require_nodes(STEP)
-    members = etcd_nodes(ctx, nodes)
+    etcd = ctx.etcd(STEP)
+    ctl = _host_ctl(etcd)
+    members = etcd_processes(nodes, ctx.topology)
     urls = {node: _metrics_url(comp) for node, comp in members.items()}
     first = {n: _scrape(nodes, ctl, n, u) for n, u in sorted(urls.items())}
     time.sleep(window)
@@ -81,7 +82,7 @@ def check_etcd_is_healthy(
     problems = []
     for node in sorted(urls):
         problems += _judge(ctx, node, first[node], last[node], bounds)
-    problems += _alarms(ctx, nodes, ctl)
+    problems += _alarms(ctx, etcd)
     ctx.evidence(
         "etcd observation",
         {"window_s": window, "members": sorted(urls), "bounds": vars(bounds)},
@@ -98,7 +99,9 @@ def _metrics_url(etcd: Component) -> str:
     return client.rstrip("/")
 
 
-def _scrape(nodes: NodeAccess, ctl: EtcdCtl, node: str, url: str) -> m.Samples:
+def _scrape(
+    nodes: NodeAccess, ctl: HostEtcdCtl, node: str, url: str
+) -> m.Samples:
     argv = ["curl", "-sS", "--max-time", "5", f"{url}/metrics"]
     if url.startswith("https:"):
         # kubeadm and the lab keep the same client pair on every
@@ -158,8 +161,15 @@ def _judge(
     return problems
 
 
-def _alarms(ctx: CheckContext, nodes: NodeAccess, ctl: EtcdCtl) -> list[str]:
-    listed = ctl.json(nodes, "alarm", "list").get("alarms") or []
+def _host_ctl(etcd: EtcdClient) -> HostEtcdCtl:
+    try:
+        return etcd.host_ctl()
+    except Unobservable as exc:
+        raise CheckSkipped(f"{STEP}: {exc}") from None
+
+
+def _alarms(ctx: CheckContext, etcd: EtcdClient) -> list[str]:
+    listed = etcd.json("alarm", "list").get("alarms") or []
     alarms = [
         f"{a.get('alarm', '?')} on member {int(a.get('memberID', 0)):x}"
         for a in listed

@@ -17,15 +17,15 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.checks.arch._host import (
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.cluster import workloads
+from gauntlet.cluster.client import Cluster
+from gauntlet.observe.host import (
     ETCD_CLIENT_PORT,
     ETCD_PEER_PORT,
     component_kubeconfig,
     components,
 )
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
-from gauntlet.cluster import workloads
-from gauntlet.cluster.client import Cluster
 
 STEP = "the API server is the front door"
 ANONYMOUS_PATH = "/api/v1/namespaces/default/pods"

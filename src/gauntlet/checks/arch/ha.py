@@ -1,11 +1,11 @@
 """ARCH-11: the control plane is highly available.
 
 etcd's member list, health and status come from etcdctl on a
-control-plane node (see ``_etcd``): the voting member count must be odd,
-every member healthy (an added member that never started counts as
-unhealthy) and exactly one leader agreed on. The failure tolerance
-(n-1)/2 is measured. Fewer than 3 control-plane nodes fails in the
-``production`` HA profile and is a warning in ``dev``
+control-plane node (see ``gauntlet.observe.etcd``): the voting member
+count must be odd, every member healthy (an added member that never
+started counts as unhealthy) and exactly one leader agreed on. The
+failure tolerance (n-1)/2 is measured. Fewer than 3 control-plane
+nodes fails in the ``production`` HA profile and is a warning in ``dev``
 (``KUBE_GAUNTLET_HA_PROFILE``, default ``production``).
 """
 
@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import warnings
 
-from gauntlet.checks.arch._etcd import Member
 from gauntlet.checks.arch._support import etcd_members_or_fail
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.errors import UsageError
+from gauntlet.observe.etcd import Member
 
 STEP = "the control plane is highly available"
 ENV_PROFILE = "KUBE_GAUNTLET_HA_PROFILE"
-PROFILES = ("production", "dev")
+TOPOLOGIES = ("production", "dev")
 MIN_CONTROL_PLANES = 3
 
 
@@ -36,9 +36,9 @@ def ha_profile() -> str:
         UsageError: the variable names no known profile.
     """
     profile = os.environ.get(ENV_PROFILE) or "production"
-    if profile not in PROFILES:
+    if profile not in TOPOLOGIES:
         raise UsageError(
-            f"{ENV_PROFILE}={profile!r}: choose one of {', '.join(PROFILES)}"
+            f"{ENV_PROFILE}={profile!r}: choose one of {', '.join(TOPOLOGIES)}"
         )
     return profile
 

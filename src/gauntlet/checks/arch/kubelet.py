@@ -18,17 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.context import CheckContext, violated
+from gauntlet.cluster import workloads
+from gauntlet.cluster.pod_exec import exec_in_pod
+from gauntlet.errors import GuaranteeTimeout
+from gauntlet.observe.watch import (
     KubeObject,
     Watcher,
     joined,
     node_lease_note,
     unique,
 )
-from gauntlet.checks.context import CheckContext, violated
-from gauntlet.cluster import workloads
-from gauntlet.cluster.pod_exec import exec_in_pod
-from gauntlet.errors import GuaranteeTimeout
 
 POLL_INTERVAL_S = 0.2
 TIMEOUT_S = 60.0

@@ -19,8 +19,8 @@ from datetime import datetime
 
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.checks.arch._host import components
 from gauntlet.checks.context import CheckContext, violated
+from gauntlet.observe.host import components
 
 STEP = "exactly one active scheduler and controller-manager"
 COMPONENTS = ("kube-scheduler", "kube-controller-manager")

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.context import CheckContext, violated
+from gauntlet.cluster import workloads
+from gauntlet.errors import GuaranteeTimeout, UsageError
+from gauntlet.observe.watch import (
     KubeObject,
     Watcher,
     event_reporter,
@@ -31,9 +34,6 @@ from gauntlet.checks.arch.observe import (
     seconds,
     unique,
 )
-from gauntlet.checks.context import CheckContext, violated
-from gauntlet.cluster import workloads
-from gauntlet.errors import GuaranteeTimeout, UsageError
 
 STARTUP_PODS_ENV = "KUBE_GAUNTLET_STARTUP_PODS"
 DEFAULT_STARTUP_PODS = 10

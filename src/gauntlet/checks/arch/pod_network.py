@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gauntlet.checks.arch.observe import KubeObject, unique
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import exec_in_pod
+from gauntlet.observe.watch import KubeObject, unique
 
 TIMEOUT_S = 60.0
 """Bound for the two pods to run."""

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from kubernetes import client
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.cluster import workloads
+from gauntlet.errors import GuaranteeTimeout
+from gauntlet.observe.watch import (
     KubeObject,
     event_reporter,
     joined,
@@ -23,9 +26,6 @@ from gauntlet.checks.arch.observe import (
     pod_events,
     unique,
 )
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
-from gauntlet.cluster import workloads
-from gauntlet.errors import GuaranteeTimeout
 
 POLL_INTERVAL_S = 0.5
 TIMEOUT_S = 30.0

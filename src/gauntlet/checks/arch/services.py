@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from kubernetes import client
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import (
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.cluster import workloads
+from gauntlet.cluster.pod_exec import exec_in_pod
+from gauntlet.errors import GuaranteeTimeout
+from gauntlet.observe.watch import (
     KubeObject,
     Watcher,
     leader_lease_note,
     unique,
 )
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
-from gauntlet.cluster import workloads
-from gauntlet.cluster.pod_exec import exec_in_pod
-from gauntlet.errors import GuaranteeTimeout
 
 POLL_INTERVAL_S = 0.25
 TIMEOUT_S = 60.0

@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import Watcher
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, web, writes
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.watch import Watcher
 
 __all__ = [
     "TAKEOVER_BOUND_S",
@@ -68,11 +68,10 @@ def check_control_plane_blackout(
             accepted a write during the blackout.
     """
     access = ctx.require_nodes("stopping the control plane")
-    config = _support.chaos_config(ctx, access)
     planes = _planes(ctx)
-    web = _support.deploy_web(ctx)
-    _support.start_service_client(ctx, "web", sorted(set(web.values()))[0])
-    pods = _support.pod_snapshot(ctx, "web")
+    placed = web.deploy_web(ctx)
+    web.start_service_client(ctx, "web", sorted(set(placed.values()))[0])
+    pods = web.pod_snapshot(ctx, "web")
     began = time.time()
     with ThreadPoolExecutor(max_workers=len(planes)) as pool:
         for component in COMPONENTS:
@@ -94,9 +93,9 @@ def check_control_plane_blackout(
     time.sleep(BLACKOUT_S)
     ended = time.time()
     _support.restore(ledger)
-    recovery = _support.wait_control_plane_healthy(ctx, config, members)
-    ok, total = _support.service_log(ctx, dark, ended)
-    after = _support.pod_snapshot_synced(ctx, "web", pods)
+    recovery = _support.wait_control_plane_healthy(ctx, members)
+    ok, total = web.service_log(ctx, dark, ended)
+    after = web.pod_snapshot_synced(ctx, "web", pods)
     ratio = ok / total if total else 0.0
     ctx.measure("seconds to stop the control plane", dark - began, "s")
     ctx.measure("Service success during the blackout", 100 * ratio, "%")
@@ -126,14 +125,13 @@ def check_apiserver_loss(
         CheckSkipped: fewer than 2 API servers.
     """
     access = ctx.require_nodes("stopping an API server")
-    config = _support.chaos_config(ctx, access)
     endpoints = _support.apiserver_urls(ctx)
     if len(endpoints) < 2:
         raise CheckSkipped(f"{len(endpoints)} API server: no HA to test")
     victim = sorted(endpoints)[0]
     lb = {"lb": ctx.cluster.server}
-    with _support.recording(ctx, lb, reads=False, pause_s=0.1) as recorder:
-        time.sleep(2)
+    with writes.recording(ctx, lb, reads=False, pause_s=0.1) as recorder:
+        time.sleep(_support.BASELINE_S)
         down = _support.inject(
             ledger,
             f"stop kube-apiserver on {victim}",
@@ -145,8 +143,8 @@ def check_apiserver_loss(
         time.sleep(APISERVER_DOWN_S)
         up = time.monotonic()
     _support.restore(ledger)
-    _support.wait_control_plane_healthy(ctx, config, members)
-    stats = _support.write_stats(recorder.ops, down, up)
+    _support.wait_control_plane_healthy(ctx, members)
+    stats = writes.write_stats(recorder.ops, down, up)
     ctx.measure(
         "longest write gap, one API server down",
         stats.max_gap_s,
@@ -176,7 +174,6 @@ def check_leader_failover(
         CheckSkipped: fewer than 2 control planes.
     """
     access = ctx.require_nodes("stopping leader-elected components")
-    config = _support.chaos_config(ctx, access)
     if len(_planes(ctx)) < 2:
         raise CheckSkipped("one control plane: nothing to fail over to")
     coordination = ctx.cluster.coordination()
@@ -225,7 +222,7 @@ def check_leader_failover(
                 problems.append(f"work waiting on {component} never moved")
             progress.say(f"{lease}: {node} -> {new}")
     _support.restore(ledger)
-    _support.wait_control_plane_healthy(ctx, config, members)
+    _support.wait_control_plane_healthy(ctx, members)
     if problems:
         raise violated("leader failover", "; ".join(problems))
     return takeovers
@@ -258,7 +255,7 @@ def _work_progresses(ctx: CheckContext, component: str) -> Any:
 
         return scheduled
     name = "reconciled"
-    _support.deploy_web_async(ctx, name)
+    web.deploy_web_async(ctx, name)
 
     def reconciled() -> bool:
         workloads.wait_deployment_ready(ctx.cluster.apps(), ns, name, 90.0)
@@ -270,7 +267,7 @@ def _work_progresses(ctx: CheckContext, component: str) -> Any:
 def _writable(ctx: CheckContext, endpoint: str | None = None) -> bool:
     """One create+delete within 3 s (``False`` on any failure)."""
     try:
-        return _support.writable(
+        return writes.writable(
             ctx, endpoint or ctx.cluster.server, API_DOWN_TIMEOUT_S
         )
     except Exception:  # noqa: BLE001 - any failure means not writable

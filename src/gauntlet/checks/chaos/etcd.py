@@ -11,11 +11,12 @@ import functools
 import signal
 import time
 
-from gauntlet.chaos import _etcd
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, web, writes
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.errors import GauntletError
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.observe.etcd import EtcdClient
 
 __all__ = [
     "ELECTION_BOUND_S",
@@ -38,6 +39,14 @@ QUORUM_GRACE_S = 3.0
 SERVICE_MIN_RATIO = 0.95
 ELECTION_POLL_S = 0.2
 ELECTION_TIMEOUT_S = 30.0
+REJOIN_S = 2.0
+"""Writes kept recording after a stopped member is started again."""
+AFTER_ELECTION_S = 8.0
+"""Writes kept recording after the new leader, so the outage closes."""
+QUORUM_BASELINE_S = 3.0
+"""Writes recorded before quorum goes (longer: three API servers)."""
+AFTER_RECOVERY_S = 2.0
+"""Writes kept recording once the control plane is healthy again."""
 
 
 def check_follower_loss(
@@ -51,13 +60,12 @@ def check_follower_loss(
             not catch up within 60 s.
     """
     access = ctx.require_nodes("stopping an etcd member")
-    config = _support.chaos_config(ctx, access)
-    follower = _support.etcd_roles(ctx, config).followers[0]
+    follower = _support.etcd_roles(ctx).followers[0]
     lb = {"lb": ctx.cluster.server}
-    with _support.recording(
+    with writes.recording(
         ctx, lb, reads=False, pause_s=WRITE_PERIOD_S
     ) as recorder:
-        time.sleep(2)
+        time.sleep(_support.BASELINE_S)
         down = _support.inject(
             ledger,
             f"stop etcd on {follower}",
@@ -67,10 +75,10 @@ def check_follower_loss(
         time.sleep(FOLLOWER_DOWN_S)
         up = time.monotonic()
         access.start(follower, "etcd")
-        time.sleep(2)
-    stats = _support.write_stats(recorder.ops, down, up)
-    caught_up = _catch_up(config, members)
-    lost = _support.lost_writes(recorder)
+        time.sleep(REJOIN_S)
+    stats = writes.write_stats(recorder.ops, down, up)
+    caught_up = _catch_up(ctx.etcd("etcd follower catch-up"), members)
+    lost = writes.lost_writes(recorder)
     _support.restore(ledger)
     ctx.measure(
         "write latency p50, one follower down", stats.latency_p50_s, "s"
@@ -108,16 +116,16 @@ def check_leader_loss(
             more than 10 s, or an acknowledged write was lost.
     """
     access = ctx.require_nodes("killing the etcd leader")
-    config = _support.chaos_config(ctx, access)
-    before = _etcd.members(config.configuration, config.secrets)
+    etcd = ctx.etcd("killing the etcd leader")
+    before = etcd.statuses()
     old = next(m for m in before if m.is_leader)
     leader = _support.node_of_address(ctx, old.host)
     others = [m.endpoint for m in before if not m.is_leader]
     lb = {"lb": ctx.cluster.server}
-    with _support.recording(
+    with writes.recording(
         ctx, lb, reads=False, pause_s=WRITE_PERIOD_S
     ) as recorder:
-        time.sleep(2)
+        time.sleep(_support.BASELINE_S)
         killed = time.monotonic()
         _support.inject(
             ledger,
@@ -126,13 +134,13 @@ def check_leader_loss(
             lambda: access.kill(leader, "etcd", signal.SIGKILL),
         )
         election = (
-            _wait_new_leader(config, old.member_id, others, leader) - killed
+            _wait_new_leader(etcd, old.member_id, others, leader) - killed
         )
-        time.sleep(8)
-    stats = _support.write_stats(recorder.ops, killed - 1.0)
-    lost = _support.lost_writes(recorder)
+        time.sleep(AFTER_ELECTION_S)
+    stats = writes.write_stats(recorder.ops, killed - 1.0)
+    lost = writes.lost_writes(recorder)
     _support.restore(ledger)
-    _support.wait_control_plane_healthy(ctx, config, members)
+    _support.wait_control_plane_healthy(ctx, members)
     ctx.measure("seconds to elect a new etcd leader", election, "s", 5.0)
     ctx.measure("API write outage window", stats.max_gap_s, "s", OUTAGE_BOUND_S)
     ctx.measure("failed writes around the election", stats.failed, "")
@@ -159,24 +167,23 @@ def check_quorum_loss(
         CheckSkipped: fewer than 3 members.
     """
     access = ctx.require_nodes("stopping etcd members")
-    config = _support.chaos_config(ctx, access)
-    found = _support.etcd_roles(ctx, config)
+    found = _support.etcd_roles(ctx)
     majority = members // 2 + 1
     if members < 3:
         raise CheckSkipped(f"{members} etcd members: no quorum to lose")
     victims = [*found.followers, found.leader][:majority]
-    web = _support.deploy_web(ctx)
-    _support.start_service_client(ctx, "web", sorted(set(web.values()))[0])
-    pods = _support.pod_snapshot(ctx, "web")
+    placed = web.deploy_web(ctx)
+    web.start_service_client(ctx, "web", sorted(set(placed.values()))[0])
+    pods = web.pod_snapshot(ctx, "web")
     lb = {"lb": ctx.cluster.server}
-    with _support.recording(
+    with writes.recording(
         ctx,
         lb,
-        _support.PROBE_NAMESPACE,  # where a split-brain API server answers
+        writes.PROBE_NAMESPACE,  # where a split-brain API server answers
         reads=False,
         pause_s=WRITE_PERIOD_S,
     ) as recorder:
-        time.sleep(3)
+        time.sleep(QUORUM_BASELINE_S)
         for node in victims:
             _support.inject(
                 ledger,
@@ -189,11 +196,9 @@ def check_quorum_loss(
         back_at, back_epoch = time.monotonic(), time.time()
         for node in reversed(victims):
             access.start(node, "etcd")
-        _support.wait_control_plane_healthy(ctx, config, members)
-        time.sleep(2)
-    acked = _support.write_stats(
-        recorder.ops, lost_at + QUORUM_GRACE_S, back_at
-    )
+        _support.wait_control_plane_healthy(ctx, members)
+        time.sleep(AFTER_RECOVERY_S)
+    acked = writes.write_stats(recorder.ops, lost_at + QUORUM_GRACE_S, back_at)
     # A write blocked during the outage may complete once quorum is back:
     # only an acknowledgement *while* quorum was lost breaks the guarantee.
     acked_without_quorum = [
@@ -210,10 +215,10 @@ def check_quorum_loss(
         if op.kind == "write" and op.start >= back_at and op.result == "ok"
     ]
     recovery = min((op.end for op in after), default=back_at) - back_at
-    lost = _support.lost_writes(recorder)
-    _support.delete_probes(ctx, recorder)
-    ok, total = _support.service_log(ctx, lost_epoch, back_epoch)
-    restarted = _support.pod_snapshot(ctx, "web") != pods
+    lost = writes.lost_writes(recorder)
+    writes.delete_probes(ctx, recorder)
+    ok, total = web.service_log(ctx, lost_epoch, back_epoch)
+    restarted = web.pod_snapshot(ctx, "web") != pods
     _support.restore(ledger)
     ratio = ok / total if total else 0.0
     ctx.measure(
@@ -242,7 +247,7 @@ def check_quorum_loss(
 
 
 def _wait_new_leader(
-    config: _support.ChaosConfig,
+    etcd: EtcdClient,
     old_id: str,
     endpoints: list[str],
     old_node: str,
@@ -254,10 +259,8 @@ def _wait_new_leader(
     deadline = time.monotonic() + ELECTION_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
-            alive = _etcd.members(
-                config.configuration, config.secrets, endpoints
-            )
-        except Exception:  # noqa: BLE001 - members may not answer mid-vote
+            alive = etcd.statuses(endpoints)
+        except GauntletError:  # members may not answer mid-vote
             alive = []
         leaders = {m.leader_id for m in alive}
         if alive and len(leaders) == 1 and leaders - {"0", old_id}:
@@ -269,15 +272,15 @@ def _wait_new_leader(
     )
 
 
-def _catch_up(config: _support.ChaosConfig, members: int) -> float | None:
+def _catch_up(etcd: EtcdClient, members: int) -> float | None:
     start = time.monotonic()
     deadline = start + CATCH_UP_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
-            found = _etcd.members(config.configuration, config.secrets)
+            found = etcd.statuses()
             revision = min(m.revision for m in found)
-            sums = _etcd.hashes(revision, config.configuration, config.secrets)
-        except Exception:  # noqa: BLE001 - retried until the deadline
+            sums = etcd.hashes(revision)
+        except GauntletError:  # retried until the deadline
             found, sums = [], []
         if (
             len(found) >= members

@@ -15,14 +15,14 @@ from kubernetes import utils
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import Watcher
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, web
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import drain, workloads
 from gauntlet.errors import GuaranteeTimeout
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.watch import Watcher
 
 __all__ = [
     "DRAIN_TIMEOUT_S",
@@ -70,7 +70,7 @@ def check_drain_respects_budgets(
         CheckSkipped: fewer than 2 workers.
     """
     workers = _workers(ctx)
-    _support.deploy_web(ctx, replicas=REPLICAS, spread=False)
+    web.deploy_web(ctx, replicas=REPLICAS, spread=False)
     utils.create_from_dict(  # type: ignore[no-untyped-call]
         ctx.cluster.api,
         workloads.disruption_budget("web", MIN_AVAILABLE),
@@ -79,7 +79,7 @@ def check_drain_respects_budgets(
     placed = _web_pods(ctx)
     victim = _most_loaded(placed, workers)
     stays = next(w for w in workers if w != victim)
-    _support.start_service_client(ctx, "web", stays)
+    web.start_service_client(ctx, "web", stays)
     apps = ctx.cluster.apps()
     with Watcher(apps.list_namespaced_deployment, ctx.namespace) as watch:
         began = time.time()
@@ -92,7 +92,7 @@ def check_drain_respects_budgets(
             if began <= s.at <= ended
         ]
     budget = _budget_state(ctx)
-    ok, total = _support.service_log(ctx, began, ended)
+    ok, total = web.service_log(ctx, began, ended)
     _support.restore(ledger)
     lowest = min(available, default=REPLICAS)
     ratio = ok / total if total else 0.0
@@ -142,10 +142,10 @@ def check_leave_and_join(
     access = ctx.require_nodes("removing a worker")
     workers = _workers(ctx)
     core = ctx.cluster.core()
-    placed = _support.deploy_web(ctx)
+    placed = web.deploy_web(ctx)
     victim = _most_loaded(placed, workers)
     stays = next(w for w in workers if w != victim)
-    _support.start_service_client(ctx, "web", stays)
+    web.start_service_client(ctx, "web", stays)
     before: Any = core.read_node(victim)
     roles = {
         k: v
@@ -170,7 +170,7 @@ def check_leave_and_join(
             pinned = _pin_pod(ctx, victim)
         ended = time.time()
         node = nodes.latest().get(victim)
-    ok, total = _support.service_log(ctx, began, ended)
+    ok, total = web.service_log(ctx, began, ended)
     _support.restore(ledger)
     ratio = ok / total if total else 0.0
     ctx.measure(

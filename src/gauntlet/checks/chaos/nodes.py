@@ -17,14 +17,14 @@ from urllib.parse import urlparse
 import yaml
 
 from gauntlet import progress
-from gauntlet.checks.arch.observe import Watcher
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, web
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.watch import Watcher
 
 __all__ = [
     "NOT_READY_BOUND_S",
@@ -127,9 +127,9 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
     """
     access = ctx.require_nodes("stopping a kubelet")
     core = ctx.cluster.core()
-    placed = _support.deploy_web(ctx)
+    placed = web.deploy_web(ctx)
     worker = _worker(ctx, placed)
-    pods = _support.pod_snapshot(ctx, "web")
+    pods = web.pod_snapshot(ctx, "web")
     servers = _servers(access, worker, placed)
     if not servers:
         raise CheckSkipped(f"cannot see the pods' processes on {worker}")
@@ -153,7 +153,7 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
         ready = _since(watcher, worker, started, lambda n: _ready(n) == "True")
     kept = _servers(access, worker, placed)
     _support.restore(ledger)
-    after = _support.pod_snapshot(ctx, "web")
+    after = web.pod_snapshot(ctx, "web")
     ctx.measure(
         "seconds to NotReady after the kubelet stops",
         not_ready,
@@ -188,9 +188,9 @@ def check_kubelet_crash(ctx: CheckContext, ledger: FaultLedger) -> None:
             process visible on the node.
     """
     access = ctx.require_nodes("killing a kubelet")
-    placed = _support.deploy_web(ctx)
+    placed = web.deploy_web(ctx)
     worker = _worker(ctx, placed)
-    pods = _support.pod_snapshot(ctx, "web")
+    pods = web.pod_snapshot(ctx, "web")
     before = _kubelet_pids(access, worker)
     if not before:
         raise CheckSkipped(f"no kubelet process is visible on {worker}")
@@ -210,7 +210,7 @@ def check_kubelet_crash(ctx: CheckContext, ledger: FaultLedger) -> None:
             if s.at >= killed and _ready(s.obj) != "True"
         ]
     _support.restore(ledger)
-    after = _support.pod_snapshot(ctx, "web")
+    after = web.pod_snapshot(ctx, "web")
     if back is not None:
         ctx.measure(
             "seconds until a new kubelet runs", back, "s", RESTART_BOUND_S
@@ -270,7 +270,7 @@ def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
     core = ctx.cluster.core()
     placed = _stateful_set(ctx)
     worker = _worker(ctx, placed)
-    pods = _support.pod_snapshot(ctx, STS)
+    pods = web.pod_snapshot(ctx, STS)
     workers = sorted(n.name for n in ctx.topology.workers)
     servers = _servers(access, worker, placed)
     if not servers:
@@ -291,7 +291,7 @@ def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
         access.heal(worker)
         ready = _since(watcher, worker, healed, lambda n: _ready(n) == "True")
     _support.restore(ledger)
-    after = _support.pod_snapshot_synced(ctx, STS, pods)
+    after = web.pod_snapshot_synced(ctx, STS, pods)
     everywhere = [p for w in workers for p in _serving(access, w, placed)]
     ctx.measure("seconds to NotReady when cut off", not_ready, "s")
     ctx.measure("seconds to Ready after the heal", ready, "s")

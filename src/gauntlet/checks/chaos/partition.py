@@ -10,16 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from gauntlet.chaos.history import (
-    PartitionWindow,
-    check_history,
-    collect_etcd_states,
-)
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, writes
+from gauntlet.checks.chaos.split_brain import check_history
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.observe.history import PartitionWindow, collect_etcd_states
 
 __all__ = [
     "MINORITY_REFUSAL_BOUND_S",
@@ -114,17 +111,17 @@ def check_minority_loses_writes(
     access = ctx.require_nodes("partitioning a control-plane node")
     cut, others = _split(ctx, minority)
     endpoints = _endpoints(ctx, [cut, *others])
-    with _support.recording(
+    with writes.recording(
         ctx,
         endpoints,
-        _support.PROBE_NAMESPACE,
+        writes.PROBE_NAMESPACE,
         keys=2,
         timeout_s=WRITE_TIMEOUT_S,
         pause_s=0.1,
         split_reads=True,
     ) as recorder:
         cutting, begun, ended = _partition_and_heal(ledger, access, cut, others)
-    _support.delete_probes(ctx, recorder)
+    writes.delete_probes(ctx, recorder)
     _support.restore(ledger)
     ops = recorder.ops
     url = endpoints[cut]
@@ -146,9 +143,7 @@ def check_minority_loses_writes(
     ]
     refusal = min((op.end - cutting for op in refused), default=None)
     majority = [
-        _support.write_stats(
-            ops, begun + MAJORITY_SETTLE_S, ended, endpoints[n]
-        )
+        writes.write_stats(ops, begun + MAJORITY_SETTLE_S, ended, endpoints[n])
         for n in others
     ]
     outcome = PartitionOutcome(
@@ -221,36 +216,33 @@ def check_no_split_brain(
         CheckSkipped: fewer than 3 control planes or no node access.
     """
     access = ctx.require_nodes("partitioning a control-plane node")
-    config = _support.chaos_config(ctx, access)
     cut, others = _split(ctx, minority)
     endpoints = _endpoints(ctx, [cut, *others])
-    with _support.recording(
+    with writes.recording(
         ctx,
         endpoints,
-        _support.PROBE_NAMESPACE,
+        writes.PROBE_NAMESPACE,
         keys=3,
         timeout_s=HISTORY_TIMEOUT_S,
         pause_s=0.05,
     ) as recorder:
         _, begun, ended = _partition_and_heal(ledger, access, cut, others)
     _support.restore(ledger)
-    _support.wait_control_plane_healthy(ctx, config, members)
+    _support.wait_control_plane_healthy(ctx, members)
     recorder.final_reads()
-    _support.delete_probes(ctx, recorder)
-    states = collect_etcd_states(
-        members, configuration=config.configuration, secrets=config.secrets
-    )
+    writes.delete_probes(ctx, recorder)
+    states = collect_etcd_states(ctx.etcd("comparing etcd members"), members)
     ops = recorder.ops
     window = PartitionWindow(begun, ended, frozenset({endpoints[cut]}))
     violations = check_history(ops, states, window)
-    writes = [op for op in ops if op.kind == "write"]
+    write_ops = [op for op in ops if op.kind == "write"]
     ctx.measure("operations recorded", len(ops), "ops")
     ctx.measure(
-        "acknowledged writes", sum(op.result == "ok" for op in writes), "ops"
+        "acknowledged writes", sum(op.result == "ok" for op in write_ops), "ops"
     )
     ctx.measure(
         "indeterminate writes (timeouts)",
-        sum(op.result == "timeout" for op in writes),
+        sum(op.result == "timeout" for op in write_ops),
         "ops",
     )
     ctx.measure("history violations", len(violations), "", bound=0)

@@ -12,11 +12,11 @@ import functools
 import time
 from dataclasses import dataclass
 
-from gauntlet.chaos.history import Operation
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, writes
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.observe.history import Operation
 
 __all__ = ["STEP_S", "check_quorum_math"]
 
@@ -50,19 +50,18 @@ def check_quorum_math(
     access = ctx.require_nodes("stopping etcd members")
     if members < 3:
         raise CheckSkipped(f"{members} etcd members: no quorum math to test")
-    config = _support.chaos_config(ctx, access)
     tolerated = (members - 1) // 2
-    roles = _support.etcd_roles(ctx, config)
+    roles = _support.etcd_roles(ctx)
     victims = [*roles.followers, roles.leader][: tolerated + 1]
     windows: list[Window] = []
-    with _support.recording(
+    with writes.recording(
         ctx,
         {"lb": ctx.cluster.server},
-        _support.PROBE_NAMESPACE,
+        writes.PROBE_NAMESPACE,
         reads=False,
         pause_s=WRITE_PERIOD_S,
     ) as recorder:
-        time.sleep(2)
+        time.sleep(_support.BASELINE_S)
         for count, node in enumerate(victims, start=1):
             start = _support.inject(
                 ledger,
@@ -78,9 +77,9 @@ def check_quorum_math(
     for window in windows:
         problems += _judge(ctx, recorder.ops, window, members, tolerated)
     if not problems:  # else the cluster may never look healthy: report
-        _support.wait_control_plane_healthy(ctx, config, members)
-        problems += _support.lost_writes(recorder)
-    _support.delete_probes(ctx, recorder)
+        _support.wait_control_plane_healthy(ctx, members)
+        problems += writes.lost_writes(recorder)
+    writes.delete_probes(ctx, recorder)
     _support.restore(ledger)
     if problems:
         raise violated(
@@ -95,7 +94,7 @@ def _judge(
     members: int,
     tolerated: int,
 ) -> list[str]:
-    stats = _support.write_stats(ops, window.start + GRACE_S, window.end)
+    stats = writes.write_stats(ops, window.start + GRACE_S, window.end)
     down = f"{window.down} of {members} down"
     if window.down <= tolerated:
         ctx.measure(f"write latency p99, {down}", stats.latency_p99_s, "s", 1.0)

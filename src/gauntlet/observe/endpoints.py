@@ -13,9 +13,9 @@ import copy
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.chaos import _k8s
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed
+from gauntlet.observe import objects
 
 __all__ = ["apiserver_endpoints", "endpoint_client"]
 
@@ -53,7 +53,9 @@ def apiserver_endpoints(cluster: Cluster) -> dict[str, str]:
             f"{exc.status} {exc.reason}",
         ) from exc
     by_address = {
-        address: _k8s.name(n) for n in nodes for address in _k8s.addresses(n)
+        address: objects.name(n)
+        for n in nodes
+        for address in objects.addresses(n)
     }
     found: dict[str, str] = {}
     for item in slices:

@@ -1,18 +1,25 @@
 """Pick a node access backend, in this process or from ledger params.
 
+Sits above both backends (``nodes.pod_backend`` and ``lab.access``), so
+that neither floor imports the other.
+
 Backends are cached by their parameters, so a rollback replayed in the
 same process reuses the run's helper pods instead of creating more.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Literal
 
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.errors import NodeAccessError, UsageError
+from gauntlet.lab.access import LabNodeAccess
+from gauntlet.lab.cluster import LabCluster
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.nodes.pod_backend import PodNodeAccess
+from gauntlet.runid import current_run_id
+from gauntlet.wellknown import LAB_NAME
 
 __all__ = [
     "KINDS",
@@ -24,7 +31,6 @@ __all__ = [
 
 NodeAccessKind = Literal["lab", "pod"]
 KINDS: tuple[NodeAccessKind, ...] = ("lab", "pod")
-LAB_CLUSTER_NAME = "kube-gauntlet-lab"
 _CACHE: dict[tuple[tuple[str, str], ...], NodeAccess] = {}
 
 
@@ -39,7 +45,7 @@ def node_access(
             no RBAC for privileged pods); suites skip with this reason.
     """
     if kind == "lab":
-        if cluster.cluster_name != LAB_CLUSTER_NAME:
+        if cluster.cluster_name != LAB_NAME:
             raise NodeAccessError(
                 f"node access impossible: the lab backend only reaches the "
                 f"kube-gauntlet lab, not context {cluster.context}; use "
@@ -49,7 +55,7 @@ def node_access(
     if kind == "pod":
         params = {
             "backend": "pod",
-            "run_id": run_id or os.environ.get("KUBE_GAUNTLET_RUN_ID", "adhoc"),
+            "run_id": run_id or current_run_id() or "adhoc",
             **cluster.target.to_params(),
         }
         return _cached(params, lambda p: _pod(p, cluster))
@@ -99,22 +105,16 @@ def _cached(
 
 
 def _lab(_params: dict[str, str]) -> NodeAccess:
-    from gauntlet.lab.cluster import LabCluster
-    from gauntlet.lab.faults import LabFaults
-    from gauntlet.nodes.lab_backend import LabNodeAccess
-
     lab = LabCluster()
     if lab.topology() is None:
         raise NodeAccessError(
             "node access impossible: no lab is up on this host; run "
             "`gauntlet lab up` or use --node-access pod"
         )
-    return LabNodeAccess(LabFaults(lab))
+    return LabNodeAccess(lab)
 
 
 def _pod(params: dict[str, str], cluster: Cluster) -> NodeAccess:
-    from gauntlet.nodes.pod_backend import PodNodeAccess
-
     target = {k: v for k, v in params.items() if k not in ("backend", "run_id")}
     access = PodNodeAccess(cluster, params["run_id"], target)
     access.check()

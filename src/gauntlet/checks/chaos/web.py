@@ -1,0 +1,117 @@
+"""The workload the RES and PART checks watch: web pods and a client.
+
+The web Deployment serves through a ClusterIP Service; the client pod
+on a worker logs ``<epoch> ok|fail`` per request, so it keeps measuring
+while the API server is down.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kubernetes import utils
+
+from gauntlet.checks.context import CheckContext
+from gauntlet.cluster import workloads
+from gauntlet.observe import objects
+
+__all__ = [
+    "deploy_web",
+    "deploy_web_async",
+    "pod_snapshot",
+    "pod_snapshot_synced",
+    "service_log",
+    "start_service_client",
+]
+
+CLIENT_POD = "svc-client"
+CLIENT_PERIOD_S = 0.5
+STATUS_SYNC_S = 15.0
+"""The kubelet's status manager resends unsent pod statuses every 10 s."""
+
+
+def deploy_web(
+    ctx: CheckContext, name: str = "web", replicas: int = 2, spread: bool = True
+) -> dict[str, str]:
+    """The web Deployment and Service in the check's namespace; pod->node."""
+    manifests = [
+        workloads.web_deployment(name, ctx.images.workload, replicas, spread),
+        workloads.cluster_ip_service(name),
+    ]
+    for manifest in manifests:
+        utils.create_from_dict(  # type: ignore[no-untyped-call]
+            ctx.cluster.api, manifest, namespace=ctx.namespace
+        )
+    workloads.wait_deployment_ready(ctx.cluster.apps(), ctx.namespace, name)
+    pods = workloads.pods_of(ctx.cluster.core(), ctx.namespace, name)
+    return {objects.name(p): objects.node_name(p) for p in pods}
+
+
+def deploy_web_async(ctx: CheckContext, name: str, replicas: int = 1) -> None:
+    """Create a web Deployment without waiting (its controller may be
+    down: the caller checks later that it converged)."""
+    utils.create_from_dict(  # type: ignore[no-untyped-call]
+        ctx.cluster.api,
+        workloads.web_deployment(name, ctx.images.workload, replicas),
+        namespace=ctx.namespace,
+    )
+
+
+def pod_snapshot(ctx: CheckContext, app: str) -> dict[str, tuple[str, int]]:
+    """Pod name -> (uid, restart count) of ``app``'s pods."""
+    pods = workloads.pods_of(ctx.cluster.core(), ctx.namespace, app)
+    return {
+        objects.name(p): (objects.uid(p), objects.restarts(p)) for p in pods
+    }
+
+
+def pod_snapshot_synced(
+    ctx: CheckContext, app: str, before: dict[str, tuple[str, int]]
+) -> dict[str, tuple[str, int]]:
+    """``pod_snapshot`` once the kubelets could report: a restart made
+    while they could not reach the API shows up only at the status
+    manager's next sync, so a snapshot equal to ``before`` is retaken
+    for ``STATUS_SYNC_S``."""
+    deadline = time.monotonic() + STATUS_SYNC_S
+    while True:
+        after = pod_snapshot(ctx, app)
+        if after != before or time.monotonic() >= deadline:
+            return after
+        time.sleep(1.0)
+
+
+def start_service_client(ctx: CheckContext, service: str, node: str) -> None:
+    """A pod on ``node`` that GETs the Service's ClusterIP every 0.5 s and
+    logs ``<epoch> ok|fail``: it keeps measuring while the API is down."""
+    core = ctx.cluster.core()
+    svc = core.read_namespaced_service(service, ctx.namespace)
+    ip = str(svc.spec.cluster_ip) if svc.spec else ""
+    script = (
+        f"{workloads.fetch_function(ip, 80)}; while true; do "
+        'if fetch; then r=ok; else r=fail; fi; echo "$(date +%s) $r"; '
+        f"sleep {CLIENT_PERIOD_S}; done"
+    )
+    manifest = workloads.shell_pod(
+        CLIENT_POD,
+        ctx.images.workload,
+        node_name=node,
+        command=["sh", "-c", script],
+    )
+    core.create_namespaced_pod(ctx.namespace, manifest)  # type: ignore[arg-type]
+    workloads.wait_pod_running(core, ctx.namespace, CLIENT_POD)
+
+
+def service_log(
+    ctx: CheckContext, start_epoch: float, end_epoch: float
+) -> tuple[int, int]:
+    """(ok, total) fetches the service client logged in the window."""
+    text = ctx.cluster.core().read_namespaced_pod_log(CLIENT_POD, ctx.namespace)
+    ok = total = 0
+    for line in str(text).splitlines():
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit():
+            continue
+        if start_epoch <= int(parts[0]) <= end_epoch:
+            total += 1
+            ok += parts[1] == "ok"
+    return ok, total
