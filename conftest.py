@@ -8,9 +8,10 @@ reports green for a run that checked nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import NoReturn
 
 import pytest
@@ -34,6 +35,7 @@ from gauntlet.nodes.base import NodeAccess
 from gauntlet.nodes.helper_pods import IMPOSSIBLE
 from gauntlet.pytest_plugin import Measure
 from gauntlet.reporting import attach
+from gauntlet.reporting.parts import PartResult
 from gauntlet.runid import current_run_id, new_run_id
 from gauntlet.wellknown import LAB_NAME
 
@@ -81,14 +83,30 @@ def pytest_runtest_makereport(
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """What cannot be observed skips the test, also from a fixture (a
+    fixture that finds etcd hidden is a skip, not an error)."""
+    with _unobservable_skips():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """A node the backend cannot reach at all skips the test, saying why.
 
     Helper pods are made on first use, so this can surface mid-test; any
     other node access error (a command that failed) stays a failure.
+    Checks that run in parts never get here with a finding: they raise
+    the violation themselves (``CheckContext.conclude``).
     """
-    try:
+    with _unobservable_skips():
         return (yield)
+
+
+@contextlib.contextmanager
+def _unobservable_skips() -> Iterator[None]:
+    try:
+        yield
     except CheckSkipped as exc:
         pytest.skip(str(exc))
     except NodeAccessError as exc:
@@ -250,6 +268,7 @@ def check(
     images: Images,
     node_access: tuple[NodeAccess | None, str],
     measure: Measure,
+    record_part: Callable[[PartResult], None],
 ) -> Iterator[CheckContext]:
     """The context a guarantee check runs in (CheckSkipped -> skip)."""
     access, reason = node_access
@@ -261,6 +280,7 @@ def check(
         nodes=access,
         nodes_unavailable=reason or "node access is not configured",
         record=lambda n, v, u, b: measure(n, v, u, bound=b),
+        record_part=record_part,
     )
     yield ctx
 

@@ -26,6 +26,7 @@ from gauntlet.reporting.measurements import (
     utc_iso,
     utc_now,
 )
+from gauntlet.reporting.parts import PartResult
 from gauntlet.reporting.summary import (
     CaseOutcome,
     Outcome,
@@ -68,6 +69,7 @@ class _Recorder:
         self.started = utc_iso(utc_now())
         self.cases: dict[str, CaseOutcome] = {}
         self.measurements: dict[str, list[Measurement]] = {}
+        self.parts: dict[str, list[PartResult]] = {}
         self.summary: RunSummary | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -101,7 +103,11 @@ class _Recorder:
 
     def _summarise(self) -> RunSummary:
         outcomes = [
-            replace(case, measurements=tuple(self.measurements.get(nodeid, ())))
+            replace(
+                case,
+                measurements=tuple(self.measurements.get(nodeid, ())),
+                parts=tuple(self.parts.get(nodeid, ())),
+            )
             for nodeid, case in self.cases.items()
         ]
         option = self.config.getoption
@@ -113,6 +119,7 @@ class _Recorder:
             started=self.started,
             ended=utc_iso(utc_now()),
             order=load_catalogue().ids,
+            strict=bool(option("gauntlet_strict")),
         )
 
 
@@ -194,8 +201,31 @@ def measure(
     return Measure(guarantee_of(node), sink, record_property)
 
 
+@pytest.fixture
+def record_part(
+    request: pytest.FixtureRequest,
+) -> Callable[[PartResult], None]:
+    """Record the parts of the test's guarantee a check observed."""
+    node: pytest.Item = request.node
+    recorder = request.config.stash[_RECORDER]
+    sink = recorder.parts.setdefault(node.nodeid, []).append
+
+    def record(part: PartResult) -> None:
+        sink(part)
+        attach.attach_json(f"part: {part.name}", part.to_dict())
+
+    return record
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gauntlet", "kube-gauntlet")
+    group.addoption(
+        "--gauntlet-strict",
+        action="store_true",
+        default=False,
+        help="a guarantee with parts left unobserved fails instead of "
+        "passing with the parts named (CI gating: full coverage or nothing)",
+    )
     group.addoption(
         "--gauntlet-summary",
         metavar="PATH",

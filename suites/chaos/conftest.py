@@ -2,11 +2,16 @@
 
 import pytest
 
-from gauntlet.checks.context import CheckSkipped
+from gauntlet import progress
+from gauntlet.checks.chaos import _support
+from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.cluster import workloads
+
+NODES_READY_TIMEOUT_S = 180.0
 
 
 @pytest.fixture
-def etcd_members(check) -> int:
+def etcd_members(check: CheckContext) -> int:
     """How many etcd members the cluster has (skip when etcd is hidden)."""
     count = len(check.topology.etcd_members)
     if count == 0:
@@ -15,11 +20,27 @@ def etcd_members(check) -> int:
 
 
 @pytest.fixture
-def settled(check, etcd_members) -> int:
+def settled(check: CheckContext, etcd_members: int) -> int:
     """Start from a healthy control plane (an earlier fault may still be
     recovering); the etcd member count."""
-    from gauntlet.checks.chaos import _support
-
     check.require_nodes("checking the control plane")
     _support.wait_control_plane_healthy(check, etcd_members)
     return etcd_members
+
+
+@pytest.fixture
+def workers_settled(check: CheckContext) -> None:
+    """Start worker-only guarantees from a settled cluster without
+    needing etcd: the control plane is waited for where etcd is
+    visible, else every node is waited for until Ready."""
+    members = len(check.topology.etcd_members)
+    if members and check.nodes is not None:
+        _support.wait_control_plane_healthy(check, members)
+        return
+    core = check.cluster.core()
+    progress.wait_until(
+        "every node to be Ready",
+        lambda: all(workloads.node_is_ready(n) for n in core.list_node().items),
+        NODES_READY_TIMEOUT_S,
+        2.0,
+    )

@@ -15,7 +15,7 @@ pytestmark = [
 @pytest.mark.faults(
     "partition a worker from the control planes and its API address"
 )
-@pytest.mark.usefixtures("settled")
+@pytest.mark.usefixtures("workers_settled")
 def test_worker_cut_off_from_masters_keeps_pods_and_runs_no_pod_twice(
     check, ledger
 ):

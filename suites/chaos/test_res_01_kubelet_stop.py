@@ -13,7 +13,7 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-01")
 @pytest.mark.faults("stop the kubelet of a worker until it is NotReady")
-@pytest.mark.usefixtures("settled")
+@pytest.mark.usefixtures("workers_settled")
 def test_worker_without_kubelet_goes_not_ready_and_keeps_its_pods(
     check, ledger
 ):

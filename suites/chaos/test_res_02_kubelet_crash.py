@@ -13,7 +13,7 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-02")
 @pytest.mark.faults("SIGKILL the kubelet of a worker running pods")
-@pytest.mark.usefixtures("settled")
+@pytest.mark.usefixtures("workers_settled")
 def test_a_killed_kubelet_comes_back_before_its_node_goes_not_ready(
     check, ledger
 ):

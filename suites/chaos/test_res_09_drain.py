@@ -13,7 +13,7 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-09")
 @pytest.mark.faults("cordon and drain the worker running most web pods")
-@pytest.mark.usefixtures("settled")
+@pytest.mark.usefixtures("workers_settled")
 def test_a_drain_keeps_the_budget_and_moves_the_pods(check, ledger):
     """Guarantee: draining a worker MUST keep at least minAvailable (2 of
     3) replicas available, keep their Service answering (95 %) and end

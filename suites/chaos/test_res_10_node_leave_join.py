@@ -13,7 +13,7 @@ pytestmark = [
 
 @pytest.mark.guarantee("RES-10")
 @pytest.mark.faults("drain a worker, stop its kubelet, delete its Node")
-@pytest.mark.usefixtures("settled")
+@pytest.mark.usefixtures("workers_settled")
 def test_a_removed_worker_joins_again_ready_and_schedulable(check, ledger):
     """Guarantee: a worker that was drained, stopped and deleted MUST
     register again Ready within 90 s of its kubelet's start and run a pod

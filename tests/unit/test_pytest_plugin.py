@@ -168,7 +168,7 @@ def test_verdicts_and_table(pytester):
         [
             "*= guarantees =*",
             "kube-gauntlet run r1 on kind-lab",
-            "GUARANTEE  VERDICT  MEASUREMENTS*MESSAGE",
+            "GUARANTEE  VERDICT  PARTS MEASUREMENTS*MESSAGE",
             "ARCH-04    FAIL  * test_fail: AssertionError: node cp-1*",
             "ARCH-13    SKIP  * managed control plane hides etcd",
             "4 guarantees: 1 pass, 1 fail, 1 skip, 1 error",

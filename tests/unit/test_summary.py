@@ -120,12 +120,13 @@ def test_table_has_fixed_width_columns():
     lines = render_table(summary).splitlines()
     header, rows = lines[1], lines[3:-1]
     assert header.index("VERDICT") == 11
-    assert header.index("MEASUREMENTS") == 20
-    assert header.index("MESSAGE") == 69
-    assert rows[0].startswith("ARCH-04    FAIL     ")
+    assert header.index("PARTS") == 20
+    assert header.index("MEASUREMENTS") == 26
+    assert header.index("MESSAGE") == 75
+    assert rows[0].startswith("ARCH-04    FAIL           ")
     assert rows[0].endswith("...")
-    assert len(rows[0]) == 129
-    assert rows[1].startswith("ARCH-08    PASS     m3=3 s (OVER 2)")
+    assert len(rows[0]) == 135
+    assert rows[1].startswith("ARCH-08    PASS           m3=3 s (OVER 2)")
     assert rows[2].strip() == "m4=4 s (OVER 2)"
     assert rows[3].strip() == "m0=0 s (limit 2)"
     assert rows[4].strip() == "+2 more in summary.json"

@@ -3,20 +3,30 @@
 Checks never import pytest: a check that cannot see what it needs raises
 ``CheckSkipped`` with the reason, which the suites turn into a skip and the
 report keeps.
+
+A guarantee is proved in parts. A check runs each part in
+``with ctx.part(name):``; a part that cannot be observed is recorded as
+unobserved with its reason and the check goes on, a violation found in a
+part is kept, and ``ctx.conclude(step)`` raises every violation found
+(never hidden by a later skip), skips only when no part could be
+observed, and otherwise passes with the unobserved parts named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.cluster.discovery import ClusterTopology
-from gauntlet.errors import GuaranteeViolated, Unobservable
+from gauntlet.errors import GuaranteeViolated, NodeAccessError, Unobservable
 from gauntlet.images import workload_image
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.nodes.helper_pods import IMPOSSIBLE
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.reporting import attach
+from gauntlet.reporting.parts import PartResult, PartStatus
 
 CheckSkipped = Unobservable
 """A check that cannot observe what it needs skips with the reason."""
@@ -35,6 +45,20 @@ class Images:
 
 
 Recorder = Callable[[str, float, str, "float | None"], object]
+PartSink = Callable[[PartResult], object]
+
+
+class Part:
+    """One part being observed: findings go here, not into an exception,
+    so that later parts still run."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.findings: list[str] = []
+
+    def finding(self, text: str) -> None:
+        """A violation of the guarantee found in this part."""
+        self.findings.append(text)
 
 
 @dataclass
@@ -49,7 +73,70 @@ class CheckContext:
     nodes_unavailable: str = "node access is not configured"
     record: Recorder = field(default=lambda *_a: None)
     measured: dict[str, float] = field(default_factory=dict)
+    record_part: PartSink = field(default=lambda _p: None)
+    parts: list[PartResult] = field(default_factory=list)
     _etcd: EtcdClient | None = field(default=None, repr=False)
+
+    @contextlib.contextmanager
+    def part(self, name: str) -> Iterator[Part]:
+        """Observe one part of the guarantee.
+
+        ``Unobservable`` (``CheckSkipped``) and impossible node access
+        inside make the part unobserved with the reason; a
+        ``GuaranteeViolated`` inside becomes one of its findings. Any
+        other error propagates: an error is never a verdict.
+        """
+        part = Part(name)
+        try:
+            yield part
+        except Unobservable as exc:
+            self._add(name, "unobserved", str(exc), part.findings)
+            return
+        except NodeAccessError as exc:
+            if not str(exc).startswith(IMPOSSIBLE):
+                raise
+            self._add(name, "unobserved", str(exc), part.findings)
+            return
+        except GuaranteeViolated as exc:
+            part.finding(str(exc))
+        status: PartStatus = "violated" if part.findings else "checked"
+        self._add(name, status, "", part.findings)
+
+    def unobserved(self, name: str, reason: str) -> None:
+        """A part that could not be observed (zero samples, hidden)."""
+        self._add(name, "unobserved", reason, [])
+
+    def not_applicable(self, name: str, reason: str) -> None:
+        """A part that does not apply to this cluster's shape, with the
+        documented reason (for example: no etcd on a managed cluster)."""
+        self._add(name, "not-applicable", reason, [])
+
+    def conclude(self, step: str) -> None:
+        """End a check that ran in parts.
+
+        Raises:
+            GuaranteeViolated: every finding of every part.
+            CheckSkipped: no part could be observed (with the reasons).
+        """
+        findings = [f for p in self.parts for f in p.findings]
+        if findings:
+            raise violated(step, "; ".join(findings))
+        seen = [p for p in self.parts if p.status == "checked"]
+        if self.parts and not seen:
+            reasons = "; ".join(
+                f"{p.name}: {p.reason}"
+                for p in self.parts
+                if p.status == "unobserved"
+            )
+            if reasons:
+                raise CheckSkipped(f"{step}: nothing observed: {reasons}")
+
+    def _add(
+        self, name: str, status: PartStatus, reason: str, findings: list[str]
+    ) -> None:
+        result = PartResult(name, status, reason, tuple(findings))
+        self.parts.append(result)
+        self.record_part(result)
 
     def measure(
         self, name: str, value: float, unit: str, bound: float | None = None

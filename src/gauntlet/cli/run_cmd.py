@@ -71,6 +71,12 @@ def add_parser(
         metavar="CONTEXT",
         help="opt in to a destructive profile by naming the target context",
     )
+    run_p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail a guarantee whose parts were not all observed (CI "
+        "gating: full coverage or nothing)",
+    )
     run_p.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k")
     run_p.add_argument(
         "--dry-run",
@@ -119,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         target.context,
         "--gauntlet-profile",
         profile.name,
+        *(["--gauntlet-strict"] if args.strict else []),
     ]
     env = _environment(target, run_id, node_access)
     if profile.destructive:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from gauntlet.reporting.measurements import Measurement
+from gauntlet.reporting.parts import PartResult, merge_parts, parts_line
 
 __all__ = [
     "CaseOutcome",
@@ -33,7 +34,7 @@ Verdict = Literal["pass", "fail", "skip", "error"]
 Outcome = Literal["passed", "failed", "error", "skipped"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "skip", "error")
 
-_ID_W, _VERDICT_W, _MEASURE_W, _MESSAGE_W = 10, 8, 48, 60
+_ID_W, _VERDICT_W, _PARTS_W, _MEASURE_W, _MESSAGE_W = 10, 8, 5, 48, 60
 _MAX_MEASUREMENTS = 3
 
 
@@ -47,6 +48,7 @@ class CaseOutcome:
     message: str = ""
     """First line of the failure, or the skip reason."""
     measurements: tuple[Measurement, ...] = ()
+    parts: tuple[PartResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ class GuaranteeResult:
     tests: tuple[str, ...]
     measurements: tuple[Measurement, ...]
     message: str
+    parts: tuple[PartResult, ...] = ()
+    """What the checks proved, what they could not see, and why."""
+
+    @property
+    def parts_cell(self) -> str:
+        """``checked/applicable`` for the table, empty without parts."""
+        applicable = [p for p in self.parts if p.status != "not-applicable"]
+        if not applicable:
+            return ""
+        seen = sum(p.status != "unobserved" for p in applicable)
+        return f"{seen}/{len(applicable)}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form used in summary.json."""
@@ -67,6 +80,7 @@ class GuaranteeResult:
             "message": self.message,
             "tests": list(self.tests),
             "measurements": [m.to_dict() for m in self.measurements],
+            "parts": [p.to_dict() for p in self.parts],
         }
 
     @classmethod
@@ -83,6 +97,7 @@ class GuaranteeResult:
                 Measurement.from_dict(m) for m in data["measurements"]
             ),
             message=str(data["message"]),
+            parts=tuple(PartResult.from_dict(p) for p in data.get("parts", ())),
         )
 
 
@@ -96,6 +111,8 @@ class RunSummary:
     started: str
     ended: str
     results: tuple[GuaranteeResult, ...]
+    strict: bool = False
+    """Unobserved parts failed their guarantee (``gauntlet run --strict``)."""
 
     @property
     def totals(self) -> dict[Verdict, int]:
@@ -113,6 +130,7 @@ class RunSummary:
             "profile": self.profile,
             "started": self.started,
             "ended": self.ended,
+            "strict": self.strict,
             "totals": dict(self.totals),
             "guarantees": [r.to_dict() for r in self.results],
         }
@@ -129,16 +147,32 @@ class RunSummary:
             results=tuple(
                 GuaranteeResult.from_dict(r) for r in data["guarantees"]
             ),
+            strict=bool(data.get("strict", False)),
         )
 
 
-def judge(outcomes: Sequence[CaseOutcome]) -> tuple[Verdict, str]:
+def judge(
+    outcomes: Sequence[CaseOutcome], strict: bool = False
+) -> tuple[Verdict, str]:
     """Fold one guarantee's test outcomes into a verdict and a message.
 
     Any failure fails the guarantee, then any error makes it ``error``;
     all skipped is ``skip`` with the reasons, so that a hidden component
-    is never reported as a pass.
+    is never reported as a pass. A pass that left parts unobserved says
+    so ("pass, 2 of 4 parts"); with ``strict`` it is a failure.
     """
+    verdict, message = _judge_outcomes(outcomes)
+    if verdict != "pass":
+        return verdict, message
+    partial = parts_line(merge_parts(p for o in outcomes for p in o.parts))
+    if not partial:
+        return verdict, message
+    if strict:
+        return "fail", f"strict: {partial}"
+    return "pass", "; ".join(m for m in (partial, message) if m)
+
+
+def _judge_outcomes(outcomes: Sequence[CaseOutcome]) -> tuple[Verdict, str]:
     if not outcomes:
         return "skip", "no test ran"
     by: dict[Outcome, list[CaseOutcome]] = {
@@ -168,6 +202,7 @@ def build_summary(
     started: str,
     ended: str,
     order: Sequence[str] = (),
+    strict: bool = False,
 ) -> RunSummary:
     """Group outcomes by guarantee and judge each group.
 
@@ -182,7 +217,7 @@ def build_summary(
     results = []
     for gid in ids:
         cases = groups[gid]
-        verdict, message = judge(cases)
+        verdict, message = judge(cases, strict)
         results.append(
             GuaranteeResult(
                 guarantee=gid,
@@ -190,9 +225,12 @@ def build_summary(
                 tests=tuple(c.nodeid for c in cases),
                 measurements=tuple(m for c in cases for m in c.measurements),
                 message=message,
+                parts=merge_parts(p for c in cases for p in c.parts),
             )
         )
-    return RunSummary(run_id, context, profile, started, ended, tuple(results))
+    return RunSummary(
+        run_id, context, profile, started, ended, tuple(results), strict
+    )
 
 
 def write_summary(summary: RunSummary, path: Path) -> Path:
@@ -216,8 +254,14 @@ def render_table(summary: RunSummary) -> str:
     profile = f", profile {summary.profile}" if summary.profile else ""
     lines = [
         f"kube-gauntlet run {summary.run_id} on {where}{profile}",
-        _row("GUARANTEE", "VERDICT", "MEASUREMENTS", "MESSAGE"),
-        _row("-" * _ID_W, "-" * _VERDICT_W, "-" * _MEASURE_W, "-" * 7),
+        _row("GUARANTEE", "VERDICT", "PARTS", "MEASUREMENTS", "MESSAGE"),
+        _row(
+            "-" * _ID_W,
+            "-" * _VERDICT_W,
+            "-" * _PARTS_W,
+            "-" * _MEASURE_W,
+            "-" * 7,
+        ),
     ]
     for result in summary.results:
         cells = _measurement_cells(result.measurements)
@@ -225,11 +269,12 @@ def render_table(summary: RunSummary) -> str:
             _row(
                 result.guarantee,
                 result.verdict.upper(),
+                result.parts_cell,
                 cells[0],
                 _one_line(result.message),
             )
         )
-        lines.extend(_row("", "", cell, "") for cell in cells[1:])
+        lines.extend(_row("", "", "", cell, "") for cell in cells[1:])
     totals = summary.totals
     counts = ", ".join(f"{totals[v]} {v}" for v in VERDICTS)
     lines.append(f"{len(summary.results)} guarantees: {counts}")
@@ -269,11 +314,12 @@ def _fit(text: str, width: int) -> str:
     return text[: width - 3] + "..."
 
 
-def _row(gid: str, verdict: str, measure: str, message: str) -> str:
+def _row(gid: str, verdict: str, parts: str, measure: str, message: str) -> str:
     return " ".join(
         (
             _fit(gid, _ID_W),
             _fit(verdict, _VERDICT_W),
+            _fit(parts, _PARTS_W),
             _fit(measure, _MEASURE_W),
             _fit(message, _MESSAGE_W),
         )
