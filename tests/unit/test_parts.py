@@ -127,3 +127,14 @@ def test_parts_of_several_tests_merge_worst_first():
 def test_parts_round_trip_through_json():
     part = PartResult("a", "violated", "", ("x",))
     assert PartResult.from_dict(part.to_dict()) == part
+
+
+def test_a_check_run_again_on_the_same_context_is_judged_afresh():
+    ctx = context()
+    with ctx.part("a") as part:
+        part.finding("broken")
+    with pytest.raises(GuaranteeViolated):
+        ctx.conclude("first run")
+    with ctx.part("a"):
+        pass
+    ctx.conclude("second run")  # the first run's finding is not judged again

@@ -112,20 +112,22 @@ class CheckContext:
         self._add(name, "not-applicable", reason, [])
 
     def conclude(self, step: str) -> None:
-        """End a check that ran in parts.
+        """End a check that ran in parts (and start the next one afresh:
+        a sabotage runs the same check again on the same context).
 
         Raises:
             GuaranteeViolated: every finding of every part.
             CheckSkipped: no part could be observed (with the reasons).
         """
-        findings = [f for p in self.parts for f in p.findings]
+        parts, self.parts = self.parts, []  # the next check starts afresh
+        findings = [f for p in parts for f in p.findings]
         if findings:
             raise violated(step, "; ".join(findings))
-        seen = [p for p in self.parts if p.status == "checked"]
-        if self.parts and not seen:
+        seen = [p for p in parts if p.status == "checked"]
+        if parts and not seen:
             reasons = "; ".join(
                 f"{p.name}: {p.reason}"
-                for p in self.parts
+                for p in parts
                 if p.status == "unobserved"
             )
             if reasons:
