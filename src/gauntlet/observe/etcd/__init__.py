@@ -28,6 +28,7 @@ from gauntlet.cluster.discovery import ClusterTopology
 from gauntlet.errors import (
     ClusterOperationFailed,
     GauntletError,
+    NodeAccessError,
     Unobservable,
 )
 from gauntlet.nodes.base import NodeAccess
@@ -216,7 +217,10 @@ class EtcdClient:
         if self.nodes is None:
             reasons.append("no node access")
         else:
-            hosts, why = host_placements(self.nodes, self.topology)
+            try:
+                hosts, why = host_placements(self.nodes, self.topology)
+            except NodeAccessError as exc:  # no node reachable: try a pod
+                hosts, why = [], str(exc)
             found += hosts
             self._why_not_host = why
             if why:
