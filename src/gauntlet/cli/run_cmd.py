@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from gauntlet import progress
+from gauntlet.cli.lab_target import DEFAULT_SHAPE, boot_or_reuse_lab
 from gauntlet.cli.pytest_runner import (
     PYTEST_EXIT_NAMES,
     PYTEST_FAILED,
@@ -24,7 +25,6 @@ from gauntlet.cli.pytest_runner import (
     run_pytest,
 )
 from gauntlet.cli.targeting import (
-    LAB_CONTEXT,
     Target,
     add_kubeconfig_arguments,
     add_node_access_argument,
@@ -32,7 +32,7 @@ from gauntlet.cli.targeting import (
     resolve_node_access,
     resolve_target,
 )
-from gauntlet.cluster.client import ClusterTarget, connect
+from gauntlet.cluster.client import connect
 from gauntlet.cluster.discovery import discover
 from gauntlet.errors import UsageError
 from gauntlet.exit_codes import (
@@ -57,7 +57,8 @@ def add_parser(
         "run",
         help="check a cluster against a profile's guarantees",
         description="Without --kubeconfig, --context or $KUBECONFIG the "
-        "target is the built-in lab, booted or reused.",
+        "target is the built-in lab: booted when none is up, else checked "
+        "as it is (never rebuilt).",
     )
     run_p.add_argument(
         "--profile", required=True, help=", ".join(PROFILES) + " (required)"
@@ -84,10 +85,13 @@ def add_parser(
         help="list the tests and the faults each would inject; no cluster",
     )
     run_p.add_argument(
-        "--control-planes", type=int, default=3, help="lab shape (default 3)"
+        "--control-planes",
+        type=int,
+        help="shape of a lab to boot (default 3); a lab of another shape "
+        "that is up is refused, never rebuilt",
     )
     run_p.add_argument(
-        "--workers", type=int, default=2, help="lab shape (default 2)"
+        "--workers", type=int, help="shape of a lab to boot (default 2)"
     )
     add_node_access_argument(run_p)
     run_p.set_defaults(func=run)
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(project, base, profile, target)
     if target.boot:
-        target = _boot_lab(args.control_planes, args.workers)
+        target = boot_or_reuse_lab(_shape(args))
     if profile.destructive:
         check_target_destructive(profile, target, args.allow_destructive)
     run_id = new_run_id()
@@ -146,12 +150,14 @@ def _suite_paths(project: Path, profile: ProfileSpec) -> list[str]:
     return paths
 
 
-def _boot_lab(control_planes: int, workers: int) -> Target:
-    from gauntlet.lab.cluster import LabCluster
-
-    report = LabCluster().up(control_planes, workers)
-    return Target(
-        ClusterTarget(report.kubeconfig, LAB_CONTEXT), LAB_CONTEXT, True
+def _shape(args: argparse.Namespace) -> tuple[int, int] | None:
+    """The lab shape named on the command line, if any was."""
+    if args.control_planes is None and args.workers is None:
+        return None
+    control_planes, workers = DEFAULT_SHAPE
+    return (
+        control_planes if args.control_planes is None else args.control_planes,
+        workers if args.workers is None else args.workers,
     )
 
 
