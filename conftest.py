@@ -4,6 +4,12 @@ Fixtures arrange, tests assert. The target comes from ``gauntlet run``
 (``KUBE_GAUNTLET_*`` variables) or, when pytest is run by hand, from the
 lab on this host; a missing target fails rather than skips, so CI never
 reports green for a run that checked nothing.
+
+Before the first namespace is made, one probe checks that the cluster
+accepts writes. If it refuses them (a 5xx, an admission refusal), the
+run says so once, tests marked ``readonly`` still run (their context has
+no namespace), and every other test is skipped as not run, naming the
+API's reason.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from gauntlet.checks.context import CheckContext, CheckSkipped, Images
 from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
+from gauntlet.cluster.write_probe import WriteRefusal, probe_writes
 from gauntlet.errors import GauntletError, LabError, NodeAccessError
 from gauntlet.exit_codes import EXIT_TERMINATED
 from gauntlet.faults.ledger import (
@@ -41,6 +48,11 @@ from gauntlet.wellknown import LAB_NAME
 
 LAB_CONTEXT = LAB_NAME
 RUN_LABEL = "kube-gauntlet.io/run"
+REFUSED = "the cluster refuses writes"
+NOT_RUN = f"not run: {REFUSED}"
+READONLY_NAMESPACE = ""
+"""The namespace of a ``readonly`` test's context: none was created, and
+a write into it fails at once."""
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
@@ -202,11 +214,37 @@ def _fail_on(failures: list[RollbackFailure]) -> None:
         )
 
 
+@pytest.fixture(scope="session")
+def write_refusal(
+    cluster: Cluster, run_id: str, pytestconfig: pytest.Config
+) -> WriteRefusal | None:
+    """Whether the cluster refuses writes; said once, in one line, if so."""
+    refusal = probe_writes(
+        cluster.core(),
+        f"kg-probe-{secrets.token_hex(3)}",
+        {RUN_LABEL: _label_value(run_id)},
+    )
+    if refusal is not None:
+        _say_now(
+            pytestconfig,
+            f"{REFUSED}: {refusal}; only read-only checks run",
+        )
+    return refusal
+
+
 @pytest.fixture
 def test_namespace(
-    cluster: Cluster, run_id: str, request: pytest.FixtureRequest
+    cluster: Cluster,
+    run_id: str,
+    request: pytest.FixtureRequest,
+    write_refusal: WriteRefusal | None,
 ) -> Iterator[str]:
-    """A throwaway namespace, labelled with the run; deleted at the end."""
+    """A throwaway namespace, labelled with the run; deleted at the end.
+
+    Not run at all when the cluster refuses writes.
+    """
+    if write_refusal is not None:
+        pytest.skip(f"{NOT_RUN}: {write_refusal.message}")
     name = f"kg-{secrets.token_hex(3)}"
     core = cluster.core()
     core.create_namespace(
@@ -262,20 +300,30 @@ def node_access(
 
 @pytest.fixture
 def check(
+    request: pytest.FixtureRequest,
     cluster: Cluster,
     topology: ClusterTopology,
-    test_namespace: str,
     images: Images,
     node_access: tuple[NodeAccess | None, str],
     measure: Measure,
     record_part: Callable[[PartResult], None],
 ) -> Iterator[CheckContext]:
-    """The context a guarantee check runs in (CheckSkipped -> skip)."""
+    """The context a guarantee check runs in (CheckSkipped -> skip).
+
+    A ``readonly`` test gets no namespace, so it runs also on a cluster
+    that refuses writes.
+    """
+    readonly = request.node.get_closest_marker("readonly") is not None
+    namespace = (
+        READONLY_NAMESPACE
+        if readonly
+        else request.getfixturevalue("test_namespace")
+    )
     access, reason = node_access
     ctx = CheckContext(
         cluster=cluster,
         topology=topology,
-        namespace=test_namespace,
+        namespace=namespace,
         images=images,
         nodes=access,
         nodes_unavailable=reason or "node access is not configured",
@@ -283,6 +331,22 @@ def check(
         record_part=record_part,
     )
     yield ctx
+
+
+def _say_now(config: pytest.Config, line: str) -> None:
+    """One line on the terminal now, past pytest's output capture."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    terminal = config.pluginmanager.getplugin("terminalreporter")
+    disabled = (
+        capture.global_and_fixture_disabled()
+        if capture is not None
+        else contextlib.nullcontext()
+    )
+    with disabled:
+        if terminal is not None:
+            terminal.write_line(f"[gauntlet] {line}")
+        else:
+            progress.say(line)
 
 
 def _terminated() -> NoReturn:

@@ -48,10 +48,12 @@ MARKERS = (
     "serial: must not run alongside any other test",
     "slow: takes minutes rather than seconds",
     "lab_only: needs the kube-gauntlet lab cluster",
+    "readonly: only reads the cluster, so it runs without a namespace of "
+    "its own, also when the cluster refuses writes",
     "faults(*descriptions): the faults the test injects, e.g. "
     '"kill etcd leader" (listed by gauntlet run --dry-run)',
 )
-_TRAITS = ("disruptive", "serial", "slow", "lab_only")
+_TRAITS = ("disruptive", "serial", "slow", "lab_only", "readonly")
 
 # Outcome precedence within one test: a later phase may only worsen it.
 _RANK: dict[Outcome, int] = {"passed": 0, "skipped": 1, "error": 2, "failed": 3}

@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.profile("gate")]
 
 
 @pytest.mark.guarantee("ARCH-03")
+@pytest.mark.readonly
 def test_every_control_plane_component_and_kube_proxy_runs(check):
     """Guarantee: every control-plane node MUST run kube-apiserver,
     kube-scheduler, kube-controller-manager and its stacked etcd member, and

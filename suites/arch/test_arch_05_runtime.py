@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.profile("gate")]
 
 
 @pytest.mark.guarantee("ARCH-05")
+@pytest.mark.readonly
 def test_every_node_reports_containerd_or_cri_o(check):
     """Guarantee: every node MUST report a CRI runtime (containerd or
     CRI-O), never docker, and its kubelet version is reported."""

@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.profile("gate")]
 
 
 @pytest.mark.guarantee("ARCH-11")
+@pytest.mark.readonly
 def test_etcd_is_odd_healthy_and_led_by_one_member(check):
     """Guarantee: etcd MUST have an odd number of voting members, all
     healthy, with exactly one leader, on at least 3 control-plane nodes

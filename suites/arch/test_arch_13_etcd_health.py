@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.profile("gate")]
 
 
 @pytest.mark.guarantee("ARCH-13")
+@pytest.mark.readonly
 def test_etcd_disk_latency_leadership_space_and_alarms_are_sound(check):
     """Guarantee: over the observation window every etcd member MUST keep
     WAL fsync p99 under 10 ms and backend commit p99 under 25 ms, see no

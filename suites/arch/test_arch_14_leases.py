@@ -8,6 +8,7 @@ pytestmark = [pytest.mark.profile("gate")]
 
 
 @pytest.mark.guarantee("ARCH-14")
+@pytest.mark.readonly
 def test_scheduler_and_controller_manager_leases_have_one_renewing_holder(
     check,
 ):

@@ -20,7 +20,7 @@ SRC = Path(gauntlet.__file__).parent
 
 FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"__init__", "errors", "wellknown", "exit_codes"}),
-    frozenset({"progress", "project", "images", "catalogue"}),
+    frozenset({"progress", "project", "images", "catalogue", "config"}),
     frozenset({"profiles", "reporting", "runid"}),
     frozenset({"cluster", "load"}),
     frozenset({"nodes", "safety"}),

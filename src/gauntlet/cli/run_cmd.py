@@ -8,10 +8,14 @@ the topology for the report, and run pytest in a child process.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from gauntlet import progress
+from gauntlet.backends import KINDS
+from gauntlet.cli.lab_target import DEFAULT_SHAPE, boot_or_reuse_lab
 from gauntlet.cli.pytest_runner import (
     PYTEST_EXIT_NAMES,
     PYTEST_FAILED,
@@ -24,7 +28,6 @@ from gauntlet.cli.pytest_runner import (
     run_pytest,
 )
 from gauntlet.cli.targeting import (
-    LAB_CONTEXT,
     Target,
     add_kubeconfig_arguments,
     add_node_access_argument,
@@ -32,8 +35,9 @@ from gauntlet.cli.targeting import (
     resolve_node_access,
     resolve_target,
 )
-from gauntlet.cluster.client import ClusterTarget, connect
+from gauntlet.cluster.client import connect
 from gauntlet.cluster.discovery import discover
+from gauntlet.config import load_profile, profile_environment
 from gauntlet.errors import UsageError
 from gauntlet.exit_codes import (
     EXIT_INTERRUPTED,
@@ -47,7 +51,9 @@ from gauntlet.reporting.environment import write_environment
 from gauntlet.runid import RUN_ID_ENV, new_run_id
 from gauntlet.safety import check_opt_in
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "requested_node_access", "run"]
+
+NODE_ACCESS_ENV = "KUBE_GAUNTLET_NODE_ACCESS"
 
 
 def add_parser(
@@ -57,12 +63,20 @@ def add_parser(
         "run",
         help="check a cluster against a profile's guarantees",
         description="Without --kubeconfig, --context or $KUBECONFIG the "
-        "target is the built-in lab, booted or reused.",
+        "target is the built-in lab: booted when none is up, else checked "
+        "as it is (never rebuilt).",
     )
     run_p.add_argument(
         "--profile", required=True, help=", ".join(PROFILES) + " (required)"
     )
     add_kubeconfig_arguments(run_p)
+    run_p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="cluster profile (docs/config.md); environment variables "
+        "override its values",
+    )
     run_p.add_argument(
         "--lab", action="store_true", help="target the built-in lab cluster"
     )
@@ -84,10 +98,13 @@ def add_parser(
         help="list the tests and the faults each would inject; no cluster",
     )
     run_p.add_argument(
-        "--control-planes", type=int, default=3, help="lab shape (default 3)"
+        "--control-planes",
+        type=int,
+        help="shape of a lab to boot (default 3); a lab of another shape "
+        "that is up is refused, never rebuilt",
     )
     run_p.add_argument(
-        "--workers", type=int, default=2, help="lab shape (default 2)"
+        "--workers", type=int, help="shape of a lab to boot (default 2)"
     )
     add_node_access_argument(run_p)
     run_p.set_defaults(func=run)
@@ -95,8 +112,11 @@ def add_parser(
 
 def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
+    settings = load_profile(args.config) if args.config else {}
     target = resolve_target(args)
-    node_access = resolve_node_access(args.node_access, target)
+    node_access = resolve_node_access(
+        requested_node_access(args.node_access, settings, os.environ), target
+    )
     if not args.dry_run:
         check_opt_in(profile, target.context, args.allow_destructive)
     project = project_root()
@@ -105,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(project, base, profile, target)
     if target.boot:
-        target = _boot_lab(args.control_planes, args.workers)
+        target = boot_or_reuse_lab(_shape(args))
     if profile.destructive:
         check_target_destructive(profile, target, args.allow_destructive)
     run_id = new_run_id()
@@ -127,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
         profile.name,
         *(["--gauntlet-strict"] if args.strict else []),
     ]
-    env = _environment(target, run_id, node_access)
+    env = {
+        **_from_profile(args.config, settings),
+        **_environment(target, run_id, node_access),
+    }
     if profile.destructive:
         env["KUBE_GAUNTLET_ALLOW_DESTRUCTIVE"] = target.context
     progress.say(f"run {run_id}: profile {profile.name} on {target.context}")
@@ -146,13 +169,51 @@ def _suite_paths(project: Path, profile: ProfileSpec) -> list[str]:
     return paths
 
 
-def _boot_lab(control_planes: int, workers: int) -> Target:
-    from gauntlet.lab.cluster import LabCluster
+def requested_node_access(
+    flag: str | None, settings: Mapping[str, str], environ: Mapping[str, str]
+) -> str | None:
+    """``--node-access``, else the environment, else the profile file.
 
-    report = LabCluster().up(control_planes, workers)
-    return Target(
-        ClusterTarget(report.kubeconfig, LAB_CONTEXT), LAB_CONTEXT, True
+    Raises:
+        UsageError: the environment names no known kind.
+    """
+    if flag:
+        return flag
+    from_env = environ.get(NODE_ACCESS_ENV)
+    if from_env and from_env not in KINDS:
+        raise UsageError(
+            f"{NODE_ACCESS_ENV}={from_env!r}: choose one of {', '.join(KINDS)}"
+        )
+    return from_env or settings.get(NODE_ACCESS_ENV)
+
+
+def _shape(args: argparse.Namespace) -> tuple[int, int] | None:
+    """The lab shape named on the command line, if any was."""
+    if args.control_planes is None and args.workers is None:
+        return None
+    control_planes, workers = DEFAULT_SHAPE
+    return (
+        control_planes if args.control_planes is None else args.control_planes,
+        workers if args.workers is None else args.workers,
     )
+
+
+def _from_profile(
+    path: Path | None, settings: Mapping[str, str]
+) -> dict[str, str]:
+    """The profile's variables for the run; say which the env overrides."""
+    env = profile_environment(settings, os.environ)
+    if path is not None:
+        overridden = sorted(set(settings) - set(env))
+        progress.say(
+            f"config {path}: {len(settings)} setting(s)"
+            + (
+                f"; the environment overrides {', '.join(overridden)}"
+                if overridden
+                else ""
+            )
+        )
+    return env
 
 
 # What every profile needs before a test may start; checked up front so a
@@ -196,7 +257,7 @@ def _environment(
     env = {
         "KUBE_GAUNTLET_KUBECONFIG": str(target.cluster.kubeconfig_path),
         "KUBE_GAUNTLET_CONTEXT": target.context,
-        "KUBE_GAUNTLET_NODE_ACCESS": node_access,
+        NODE_ACCESS_ENV: node_access,
         RUN_ID_ENV: run_id,
     }
     if target.lab:

@@ -3,6 +3,8 @@
 ``up`` reuses a healthy lab of the same shape, and rebuilds from scratch
 anything else (a crashed or killed run included); ``down`` removes
 everything by name, so it works without a record of what ``up`` did.
+``state`` reports the lab without touching it, for callers that must
+not rebuild it (``gauntlet run``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from gauntlet.lab import addons, build, cleanup, images, network, node, pki
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.nodeconfig import Binaries, write_node
 from gauntlet.lab.paths import LabPaths, cache_root
+from gauntlet.lab.state import LabState
 from gauntlet.lab.topology import (
     API_SERVICE_IP,
     BRIDGE_IP,
@@ -129,6 +132,31 @@ class LabCluster:
             return len(self.ready_nodes()) == len(topo.nodes)
         except (LabError, subprocess.TimeoutExpired):
             return False
+
+    def state(self) -> LabState:
+        """The lab as it is: shape, nodes gone or not Ready; no side effects.
+
+        Asks the API only while a node runs, so a dead lab answers at once.
+        """
+        topo = self.topology()
+        if topo is None:
+            return LabState(None, leftovers=tuple(cleanup.lab_processes()))
+        shape = (len(topo.control_planes), len(topo.workers))
+        booted = bool(self.manifest().get("booted"))
+        gone = tuple(
+            n.name
+            for n in topo.nodes
+            if node.init_pid(self.paths.node(n.name)) is None
+        )
+        if len(gone) == len(topo.nodes):
+            return LabState(shape, (), booted, gone, gone, "no node is running")
+        try:
+            ready = set(self.ready_nodes())
+        except (LabError, OSError, subprocess.TimeoutExpired) as exc:
+            why = str(exc) or type(exc).__name__
+            return LabState(shape, (), booted, gone, (), why)
+        not_ready = tuple(n.name for n in topo.nodes if n.name not in ready)
+        return LabState(shape, (), booted, gone, not_ready)
 
     # -- lifecycle ------------------------------------------------------------
 

@@ -1,0 +1,261 @@
+"""The cluster profile file: ``gauntlet run --config gauntlet.yaml``.
+
+What a cluster is expected to be (HA or dev), the bounds it is judged
+against, the images it runs and how its nodes are reached, in one
+reviewed file instead of a dozen environment variables. The CLI reads
+and checks the file before anything reaches the cluster, then hands
+each value to the run as the environment variable the code reads; a
+variable already set in the environment wins, so a one-off override
+needs no edit of the file. docs/config.md documents every key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from gauntlet.errors import UsageError
+
+__all__ = [
+    "INTERNAL_ENV",
+    "SETTINGS",
+    "Setting",
+    "load_profile",
+    "parse_profile",
+    "profile_environment",
+]
+
+Kind = Literal["text", "count", "number", "choice"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of the file and the environment variable it feeds."""
+
+    key: str
+    """``section.name`` as written in the file."""
+    env: str
+    kind: Kind
+    default: str
+    """As documented; the code that reads ``env`` owns the value."""
+    meaning: str
+    choices: tuple[str, ...] = ()
+    maximum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "topology.ha",
+        "KUBE_GAUNTLET_HA_PROFILE",
+        "choice",
+        "production",
+        "expected control plane: production (HA, fewer than 3 "
+        "control-plane nodes fails ARCH-11) or dev (a warning only)",
+        choices=("production", "dev"),
+    ),
+    Setting(
+        "topology.kube_proxy",
+        "KUBE_GAUNTLET_KUBE_PROXY",
+        "text",
+        "kube-proxy",
+        "the per-node Service proxy ARCH-03 expects on every node",
+    ),
+    Setting(
+        "thresholds.etcd_fsync_p99_ms",
+        "KUBE_GAUNTLET_ETCD_FSYNC_P99_MS",
+        "number",
+        "10",
+        "ARCH-13: bound on each etcd member's WAL fsync p99, ms",
+    ),
+    Setting(
+        "thresholds.etcd_commit_p99_ms",
+        "KUBE_GAUNTLET_ETCD_COMMIT_P99_MS",
+        "number",
+        "25",
+        "ARCH-13: bound on each etcd member's backend commit p99, ms",
+    ),
+    Setting(
+        "thresholds.etcd_db_quota_pct",
+        "KUBE_GAUNTLET_ETCD_DB_QUOTA_PCT",
+        "number",
+        "80",
+        "ARCH-13: bound on each etcd database's size, % of its quota",
+        maximum=100,
+    ),
+    Setting(
+        "thresholds.pod_startup_p99_s",
+        "KUBE_GAUNTLET_STARTUP_SLO_P99_S",
+        "number",
+        "5",
+        "ARCH-06: bound on pod startup latency p99 (the upstream SLO), s",
+    ),
+    Setting(
+        "observation.etcd_window_s",
+        "KUBE_GAUNTLET_OBSERVE_S",
+        "number",
+        "20",
+        "ARCH-13: seconds between the two scrapes of each etcd member",
+    ),
+    Setting(
+        "observation.startup_pods",
+        "KUBE_GAUNTLET_STARTUP_PODS",
+        "count",
+        "10",
+        "ARCH-06: pods started to measure startup latency",
+    ),
+    Setting(
+        "images.workload",
+        "KUBE_GAUNTLET_IMAGE_WORKLOAD",
+        "text",
+        "localhost/kube-gauntlet/workload:1.1",
+        "image of test pods: busybox with sh, httpd, http-get, nc, "
+        "nslookup; must be on the nodes or pullable",
+    ),
+    Setting(
+        "images.node_helper",
+        "KUBE_GAUNTLET_NODE_IMAGE",
+        "text",
+        "the workload image",
+        "image of the privileged helper pods of --node-access pod",
+    ),
+    Setting(
+        "node_access.kind",
+        "KUBE_GAUNTLET_NODE_ACCESS",
+        "choice",
+        "lab on the lab, else pod",
+        "how checks reach hosts; --node-access wins over both",
+        choices=("lab", "pod"),
+    ),
+    Setting(
+        "node_access.max_outage_s",
+        "KUBE_GAUNTLET_POD_MAX_OUTAGE_S",
+        "number",
+        "600",
+        "--node-access pod: a node undoes a fault that cut its own exec "
+        "path after this many seconds, even if the runner died",
+    ),
+    Setting(
+        "load.users",
+        "KUBE_GAUNTLET_LOAD_USERS",
+        "count",
+        "10",
+        "LOAD-01: concurrent Locust users",
+    ),
+    Setting(
+        "load.seconds",
+        "KUBE_GAUNTLET_LOAD_SECONDS",
+        "count",
+        "30",
+        "LOAD-01: seconds of load",
+    ),
+)
+
+INTERNAL_ENV: Mapping[str, str] = {
+    "KUBE_GAUNTLET_KUBECONFIG": "the target: set by gauntlet run from "
+    "--kubeconfig/--context/--lab",
+    "KUBE_GAUNTLET_CONTEXT": "the target: set by gauntlet run",
+    "KUBE_GAUNTLET_IN_CLUSTER": "the target: set inside a pod",
+    "KUBE_GAUNTLET_LAB": "the target is the lab: set by gauntlet run",
+    "KUBE_GAUNTLET_RUN_ID": "one run's id: made by gauntlet run",
+    "KUBE_GAUNTLET_ALLOW_DESTRUCTIVE": "the destructive opt-in: only "
+    "--allow-destructive, after its checks, may set it",
+    "KUBE_GAUNTLET_PROJECT": "where the checkout is: needed to find this "
+    "file's run at all",
+    "KUBE_GAUNTLET_CACHE": "the build cache: shared by every command, "
+    "not one cluster's",
+    "KUBE_GAUNTLET_STATE": "where fault ledgers live: gauntlet recover "
+    "must find them without a profile file",
+}
+"""Variables the code reads that a cluster profile must not set, and why."""
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+_SECTIONS = sorted({s.key.split(".")[0] for s in SETTINGS})
+
+
+def load_profile(path: Path) -> dict[str, str]:
+    """The profile file at ``path`` as ``{variable: value}``.
+
+    Raises:
+        UsageError: the file is missing, not YAML, or has an unknown key
+            or a value of the wrong type (the message names it).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"config file {path} does not exist") from exc
+    except OSError as exc:
+        raise UsageError(f"config file {path}: {exc.strerror}") from exc
+    return parse_profile(text, str(path))
+
+
+def parse_profile(text: str, source: str) -> dict[str, str]:
+    """Check the YAML ``text`` against ``SETTINGS``; ``{variable: value}``.
+
+    Raises:
+        UsageError: ``source: key: what is wrong``.
+    """
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UsageError(f"{source}: not valid YAML: {first}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: expected a mapping of sections")
+    values: dict[str, str] = {}
+    for section, body in data.items():
+        if section not in _SECTIONS:
+            raise UsageError(
+                f"{source}: unknown key {section!r} (sections: "
+                f"{', '.join(_SECTIONS)})"
+            )
+        if not isinstance(body, dict):
+            raise UsageError(f"{source}: {section}: expected a mapping")
+        for name, value in body.items():
+            key = f"{section}.{name}"
+            setting = _BY_KEY.get(key)
+            if setting is None:
+                known = [k for k in _BY_KEY if k.startswith(f"{section}.")]
+                raise UsageError(
+                    f"{source}: unknown key {key!r} (known: {', '.join(known)})"
+                )
+            values[setting.env] = _checked(setting, value, source)
+    return values
+
+
+def profile_environment(
+    values: Mapping[str, str], environ: Mapping[str, str]
+) -> dict[str, str]:
+    """The file's values the environment does not already set."""
+    return {k: v for k, v in values.items() if not environ.get(k)}
+
+
+def _checked(setting: Setting, value: object, source: str) -> str:
+    where = f"{source}: {setting.key}"
+    if setting.kind == "choice":
+        if value not in setting.choices:
+            raise UsageError(
+                f"{where}: expected one of {', '.join(setting.choices)}, "
+                f"got {value!r}"
+            )
+        return str(value)
+    if setting.kind == "text":
+        if not isinstance(value, str) or not value.strip():
+            raise UsageError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UsageError(f"{where}: expected a number, got {value!r}")
+    if setting.kind == "count" and not isinstance(value, int):
+        raise UsageError(f"{where}: expected a whole number, got {value!r}")
+    if value <= 0:
+        raise UsageError(f"{where}: expected more than 0, got {value!r}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise UsageError(
+            f"{where}: expected at most {setting.maximum:g}, got {value!r}"
+        )
+    return str(value)
