@@ -79,12 +79,6 @@ def calls(tmp_path):
     return int((tmp_path / "calls").read_text())
 
 
-def files(tmp_path):
-    out = tmp_path / "files"
-    out.mkdir(exist_ok=True)
-    return out
-
-
 def test_an_exec_plugin_token_becomes_the_bearer_header(tmp_path):
     credential = {
         "apiVersion": "client.authentication.k8s.io/v1",
@@ -96,7 +90,7 @@ def test_an_exec_plugin_token_becomes_the_bearer_header(tmp_path):
     )
     path = kubeconfig(tmp_path, user)
 
-    creds = resolve(Source(path, "ctx"), files(tmp_path))
+    creds = resolve(Source(path, "ctx"))
 
     assert creds.authorization() == "Bearer from-the-plugin"
     assert creds.server == SERVER
@@ -106,7 +100,7 @@ def test_an_exec_plugin_token_becomes_the_bearer_header(tmp_path):
 
 def test_the_auth_hook_puts_the_current_token_on_every_request(tmp_path):
     path = kubeconfig(tmp_path, plugin_user(tmp_path))
-    creds = resolve(Source(path, "ctx"), files(tmp_path))
+    creds = resolve(Source(path, "ctx"))
 
     request = Request("GET", f"{SERVER}/api").prepare()
     creds(request)
@@ -117,7 +111,7 @@ def test_the_auth_hook_puts_the_current_token_on_every_request(tmp_path):
 def test_an_expiring_exec_token_is_renewed_as_the_client_renews_it(tmp_path):
     # Expiring within the client's 5-minute skew: it runs the plugin again.
     path = kubeconfig(tmp_path, plugin_user(tmp_path, ttl_s=60))
-    creds = resolve(Source(path, "ctx"), files(tmp_path))
+    creds = resolve(Source(path, "ctx"))
     before = calls(tmp_path)
 
     header = creds.authorization()
@@ -128,7 +122,7 @@ def test_an_expiring_exec_token_is_renewed_as_the_client_renews_it(tmp_path):
 
 def test_a_token_without_expiry_runs_the_plugin_once(tmp_path):
     path = kubeconfig(tmp_path, plugin_user(tmp_path))
-    creds = resolve(Source(path, "ctx"), files(tmp_path))
+    creds = resolve(Source(path, "ctx"))
 
     for _ in range(3):
         assert creds.authorization() == "Bearer tok-1"
@@ -145,7 +139,7 @@ def test_embedded_client_certificate_and_ca_become_files(tmp_path):
     }
     path = kubeconfig(tmp_path, user, {"certificate-authority-data": b64("CA")})
 
-    creds = resolve(Source(path, "ctx"), files(tmp_path))
+    creds = resolve(Source(path, "ctx"))
 
     assert creds.cert is not None
     cert, key = creds.cert
@@ -159,7 +153,7 @@ def test_insecure_skip_tls_verify_is_honoured(tmp_path):
         tmp_path, {"token": "static"}, {"insecure-skip-tls-verify": True}
     )
 
-    creds = resolve(Source(path, "ctx"), files(tmp_path))
+    creds = resolve(Source(path, "ctx"))
 
     assert creds.verify is False
     assert creds.authorization() == "Bearer static"
@@ -172,7 +166,7 @@ def test_a_failing_exec_plugin_is_a_usage_error_saying_why(tmp_path):
     path = kubeconfig(tmp_path, user)
 
     with pytest.raises(UsageError) as caught:
-        resolve(Source(path, "ctx"), files(tmp_path))
+        resolve(Source(path, "ctx"))
 
     message = str(caught.value)
     assert "no credentials" in message and "ctx" in message
@@ -183,7 +177,7 @@ def test_an_unknown_context_is_a_usage_error(tmp_path):
     path = kubeconfig(tmp_path, {"token": "static"})
 
     with pytest.raises(UsageError, match="cannot load credentials"):
-        resolve(Source(path, "nope"), files(tmp_path))
+        resolve(Source(path, "nope"))
 
 
 def test_the_source_crosses_into_the_locust_process_by_environment(tmp_path):

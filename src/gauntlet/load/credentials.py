@@ -48,7 +48,9 @@ class Source:
     @property
     def label(self) -> str:
         """The context name for messages."""
-        return "in-cluster" if self.in_cluster else self.context or "current"
+        if self.in_cluster:
+            return "in-cluster"
+        return self.context or "current-context"
 
     def to_env(self) -> dict[str, str]:
         if self.in_cluster:
@@ -112,9 +114,12 @@ class Credentials(AuthBase):
         return request
 
 
-def resolve(source: Source, files: Path) -> Credentials:
-    """Load ``source`` with ``kubernetes.config``; temporary certificate
-    files go to ``files`` (the caller removes it).
+def resolve(source: Source) -> Credentials:
+    """Load ``source`` with ``kubernetes.config``.
+
+    Certificate files it writes from ``*-data`` are the kubernetes
+    module's: cached per process by content and removed at exit (a
+    directory of ours would leave its cache pointing at deleted files).
 
     Raises:
         UsageError: the kubeconfig cannot be loaded, names a TLS server
@@ -138,7 +143,6 @@ def resolve(source: Source, files: Path) -> Credentials:
                     context=source.context,
                     client_configuration=cfg,
                     persist_config=False,
-                    temp_file_path=str(files),
                 )
         except (ConfigException, OSError, ValueError) as exc:
             raise UsageError(

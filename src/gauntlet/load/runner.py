@@ -15,17 +15,15 @@ import gauntlet
 from gauntlet import progress
 from gauntlet.errors import CredentialsRefused, UsageError
 from gauntlet.load.credentials import Source, resolve
-from gauntlet.load.outcomes import NO_RESPONSE, Tally
+from gauntlet.load.outcomes import Tally
 from gauntlet.load.slo import refusal
 
-__all__ = ["ENV_FILES", "ENV_NAMESPACE", "ENV_TALLY", "LoadResult", "run_load"]
+__all__ = ["ENV_NAMESPACE", "ENV_TALLY", "LoadResult", "run_load"]
 
 USERS = Path(__file__).with_name("users.py")
 ENV_NAMESPACE = "KG_LOAD_NAMESPACE"
 ENV_TALLY = "KG_LOAD_TALLY"
 """Where the Locust process writes its ``Tally`` as it quits."""
-ENV_FILES = "KG_LOAD_FILES"
-"""A directory for the certificate files the kubeconfig loader writes."""
 STOP_TIMEOUT_S = 5
 EXTRA_TIMEOUT_S = 120
 """Locust's start-up and shutdown on top of the run's own seconds."""
@@ -50,10 +48,6 @@ class LoadResult:
     def server_errors(self) -> int:
         return sum(n for s, n in self.tally.by_status().items() if s >= 500)
 
-    @property
-    def unanswered(self) -> int:
-        return self.tally.by_status().get(NO_RESPONSE, 0)
-
 
 def run_load(
     kubeconfig: Path | None,
@@ -77,16 +71,13 @@ def run_load(
     source = Source(kubeconfig, context, in_cluster)
     with tempfile.TemporaryDirectory(prefix="kg-load-") as name:
         tmp = Path(name)
-        files = tmp / "files"
-        files.mkdir()
-        server = resolve(source, files).server
+        server = resolve(source).server
         tally_file = tmp / "tally.json"
         env = {
             **os.environ,
             **source.to_env(),
             ENV_NAMESPACE: namespace,
             ENV_TALLY: str(tally_file),
-            ENV_FILES: str(files),
             "PYTHONPATH": _pythonpath(),
         }
         stats_file = tmp / "stats.json"

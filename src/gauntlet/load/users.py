@@ -24,11 +24,11 @@ from locust.env import Environment
 # Imported after locust: gevent has patched ssl before kubernetes loads.
 from gauntlet.load.credentials import Source, resolve
 from gauntlet.load.outcomes import NO_RESPONSE, Tally, api_message
-from gauntlet.load.runner import ENV_FILES, ENV_NAMESPACE, ENV_TALLY
+from gauntlet.load.runner import ENV_NAMESPACE, ENV_TALLY
 from gauntlet.load.slo import REFUSALS
 
 NAMESPACE = os.environ[ENV_NAMESPACE]
-CREDENTIALS = resolve(Source.from_env(os.environ), Path(os.environ[ENV_FILES]))
+CREDENTIALS = resolve(Source.from_env(os.environ))
 TALLY = Tally()
 _run: dict[str, Environment] = {}
 _stopping: list[int] = []
