@@ -41,6 +41,16 @@ class ClusterOperationFailed(GauntletError):
         self.namespace = namespace
 
 
+class RunStopped(GauntletError):
+    """A configuration error found mid-run: no verdict can follow, so the
+    run stops and ``gauntlet run`` exits 2 with this one line."""
+
+
+class CredentialsRefused(RunStopped):
+    """The API answered 401 or 403 to the run's requests: the kubeconfig's
+    credentials are wrong or too weak, not the cluster broken."""
+
+
 class LabError(GauntletError):
     """The lab cluster could not be built, booted or torn down."""
 

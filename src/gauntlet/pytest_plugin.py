@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from gauntlet.catalogue import PROFILE_NAMES, load_catalogue
-from gauntlet.errors import UsageError
+from gauntlet.errors import RunStopped, UsageError
 from gauntlet.reporting import attach
 from gauntlet.reporting.measurements import (
     Measurement,
@@ -254,6 +254,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="profile being run, recorded in the summary",
     )
     group.addoption(
+        "--gauntlet-stop-reason",
+        metavar="PATH",
+        default=None,
+        help="when a guarantee test stops the run (credentials refused), "
+        "write the one-line reason to PATH",
+    )
+    group.addoption(
         "--gauntlet-list-guarantees",
         metavar="PATH",
         default=None,
@@ -327,6 +334,25 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
         attach.tag(gid)
         attach.suite(f"{entry.area} ({entry.profile})", f"{gid}: {entry.claim}")
     return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A guarantee test that finds the run misconfigured (``RunStopped``:
+    the API refused the credentials) stops the whole run: no later test
+    could give a verdict either. The reason goes to the stop file, for
+    ``gauntlet run`` to print as its one error line (exit 2)."""
+    try:
+        return (yield)
+    except RunStopped as exc:
+        if guarantee_of(item) is None:
+            raise
+        path = item.config.getoption("gauntlet_stop_reason")
+        if path is not None:
+            out = Path(path)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(f"{exc}\n", encoding="utf-8")
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def _marker_problems(item: pytest.Item) -> list[str]:

@@ -12,6 +12,8 @@ pytestmark = [pytest.mark.profile("load")]
 @pytest.mark.faults("API load: 10 Locust users for 30 s")
 def test_api_calls_meet_latency_slos_under_a_steady_mix(check):
     """Guarantee: under a mix of GET, LIST, CREATE, UPDATE, DELETE and WATCH,
-    each request kind MUST keep p99 within its upstream SLO (single 1 s,
-    namespace LIST 5 s, cluster LIST 30 s) and 5xx MUST stay under 0.1 %."""
+    sent with the kubeconfig's own credentials, each request kind MUST keep
+    the p99 of its successful requests within its upstream SLO (single 1 s,
+    namespace LIST 5 s, cluster LIST 30 s), failed requests MUST stay under
+    1 % and 5xx under 0.1 %."""
     check_api_latency_slos(check)

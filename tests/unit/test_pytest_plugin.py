@@ -328,3 +328,48 @@ def test_attach_helpers_are_no_ops_without_allure(pytester):
         """
     )
     run(pytester).assert_outcomes(passed=1)
+
+
+def test_refused_credentials_stop_the_run_with_the_reason(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        from gauntlet.errors import CredentialsRefused
+
+        @pytest.mark.guarantee("LOAD-01")
+        def test_load():
+            raise CredentialsRefused("load: unauthorized (401): Unauthorized")
+
+        @pytest.mark.guarantee("ARCH-08")
+        def test_after():
+            pass
+        """
+    )
+    stop = pytester.path / "out" / "stopped.txt"
+
+    result = run(pytester, "--gauntlet-stop-reason", str(stop))
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert stop.read_text() == "load: unauthorized (401): Unauthorized\n"
+    result.assert_outcomes()  # test_after never ran
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_refused_credentials_outside_a_guarantee_test_are_a_failure(pytester):
+    pytester.makepyfile(
+        """
+        from gauntlet.errors import CredentialsRefused
+
+        def test_lab_helper():
+            raise CredentialsRefused("load: forbidden (403): no")
+
+        def test_after():
+            pass
+        """
+    )
+    stop = pytester.path / "stopped.txt"
+
+    result = run(pytester, "--gauntlet-stop-reason", str(stop))
+
+    result.assert_outcomes(failed=1, passed=1)
+    assert not stop.exists()

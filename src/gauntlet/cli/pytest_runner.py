@@ -66,6 +66,11 @@ class RunFiles:
     def html(self) -> Path:
         return self.root / "html"
 
+    @property
+    def stop_reason(self) -> Path:
+        """Written by the plugin when a test stopped the run."""
+        return self.root / "stopped.txt"
+
 
 @dataclass(frozen=True)
 class ListedTest:

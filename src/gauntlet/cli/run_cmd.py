@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         target.context,
         "--gauntlet-profile",
         profile.name,
+        "--gauntlet-stop-reason",
+        str(files.stop_reason),
         *(["--gauntlet-strict"] if args.strict else []),
     ]
     env = {
@@ -156,6 +158,10 @@ def run(args: argparse.Namespace) -> int:
     progress.say(f"run {run_id}: profile {profile.name} on {target.context}")
     code = run_pytest(project, argv, env)
     _report(files)
+    stopped = _stop_reason(files)
+    if stopped:
+        print(f"gauntlet: error: {stopped}", file=sys.stderr)
+        return EXIT_USAGE
     return _exit_code(code, profile)
 
 
@@ -299,6 +305,14 @@ def _report(files: RunFiles) -> None:
         print(f"summary: {files.summary}")
     if index is not None:
         print(f"report: {index}")
+
+
+def _stop_reason(files: RunFiles) -> str:
+    """Why a test stopped the run (credentials refused), or empty."""
+    if not files.stop_reason.is_file():
+        return ""
+    lines = files.stop_reason.read_text("utf-8").strip().splitlines()
+    return lines[0] if lines else "the run was stopped without a reason"
 
 
 def _exit_code(code: int, profile: ProfileSpec) -> int:

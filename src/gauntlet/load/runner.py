@@ -1,8 +1,7 @@
-"""Run the Locust user against an API server and collect its stats."""
+"""Run the Locust user against an API server and collect what it saw."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -10,84 +9,77 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import yaml
-
+import gauntlet
 from gauntlet import progress
-from gauntlet.errors import UsageError
-from gauntlet.load.slo import EndpointStats, parse_stats
+from gauntlet.errors import CredentialsRefused, UsageError
+from gauntlet.load.credentials import Source, resolve
+from gauntlet.load.outcomes import Tally
+from gauntlet.load.slo import refusal
+
+__all__ = ["ENV_NAMESPACE", "ENV_TALLY", "LoadResult", "run_load"]
 
 USERS = Path(__file__).with_name("users.py")
+ENV_NAMESPACE = "KG_LOAD_NAMESPACE"
+ENV_TALLY = "KG_LOAD_TALLY"
+"""Where the Locust process writes its ``Tally`` as it quits."""
+STOP_TIMEOUT_S = 5
+EXTRA_TIMEOUT_S = 120
+"""Locust's start-up and shutdown on top of the run's own seconds."""
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a Locust run measured."""
+    """What a Locust run saw."""
 
-    stats: list[EndpointStats]
-    server_errors: int
+    tally: Tally
+    """Every request's outcome: the verdict is judged from this."""
+    locust_stats: list[dict[str, Any]]
+    """Locust's own ``--json-file`` rows, kept as evidence."""
     seconds: float
+    server: str
 
     @property
     def requests(self) -> int:
-        return sum(s.requests for s in self.stats)
+        return self.tally.requests
 
-
-def _credentials(
-    kubeconfig: Path, context: str | None, tmp: Path
-) -> tuple[str, dict[str, str]]:
-    """Server URL and the KG_LOAD_* variables for the kubeconfig's user."""
-    try:
-        cfg = yaml.safe_load(kubeconfig.read_text())
-        ctx_name = context or cfg["current-context"]
-        ctx = next(
-            c["context"] for c in cfg["contexts"] if c["name"] == ctx_name
-        )
-        cluster = next(
-            c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"]
-        )
-        user = next(u["user"] for u in cfg["users"] if u["name"] == ctx["user"])
-    except (OSError, KeyError, StopIteration, TypeError, yaml.YAMLError) as exc:
-        raise UsageError(
-            f"kubeconfig {kubeconfig} unusable for load: {exc}"
-        ) from exc
-    env: dict[str, str] = {}
-    for key, var in (("certificate-authority", "KG_LOAD_CA"),):
-        _material(cluster, key, tmp, var, env)
-    _material(user, "client-certificate", tmp, "KG_LOAD_CERT", env)
-    _material(user, "client-key", tmp, "KG_LOAD_KEY", env)
-    if user.get("token"):
-        env["KG_LOAD_TOKEN"] = str(user["token"])
-    return str(cluster["server"]), env
-
-
-def _material(
-    section: dict[str, str], key: str, tmp: Path, var: str, env: dict[str, str]
-) -> None:
-    if section.get(f"{key}-data"):
-        path = tmp / var.lower()
-        path.write_bytes(base64.b64decode(section[f"{key}-data"]))
-        path.chmod(0o600)
-        env[var] = str(path)
-    elif section.get(key):
-        env[var] = section[key]
+    @property
+    def server_errors(self) -> int:
+        return sum(n for s, n in self.tally.by_status().items() if s >= 500)
 
 
 def run_load(
-    kubeconfig: Path,
+    kubeconfig: Path | None,
     context: str | None,
     namespace: str,
     users: int = 10,
     spawn_rate: float = 5.0,
     seconds: int = 30,
+    in_cluster: bool = False,
 ) -> LoadResult:
-    """Drive the API for ``seconds`` with ``users`` Locust users."""
+    """Drive the API for ``seconds`` with ``users`` Locust users.
+
+    The credentials are those the kubernetes client finds for
+    ``kubeconfig``/``context``; the run stops at the first 401 or 403.
+
+    Raises:
+        UsageError: the credentials cannot be resolved, or Locust did not
+            run.
+        CredentialsRefused: the API answered 401 or 403.
+    """
+    source = Source(kubeconfig, context, in_cluster)
     with tempfile.TemporaryDirectory(prefix="kg-load-") as name:
         tmp = Path(name)
-        server, env = _credentials(kubeconfig, context, tmp)
-        env.update(
-            KG_LOAD_NAMESPACE=namespace, KG_LOAD_5XX_FILE=str(tmp / "5xx")
-        )
+        server = resolve(source).server
+        tally_file = tmp / "tally.json"
+        env = {
+            **os.environ,
+            **source.to_env(),
+            ENV_NAMESPACE: namespace,
+            ENV_TALLY: str(tally_file),
+            "PYTHONPATH": _pythonpath(),
+        }
         stats_file = tmp / "stats.json"
         argv = [
             sys.executable,
@@ -108,24 +100,44 @@ def run_load(
             "--json-file",
             str(stats_file.with_suffix("")),
             "--stop-timeout",
-            "5",
+            str(STOP_TIMEOUT_S),
         ]
         with progress.step(f"Load: {users} users for {seconds}s on {server}"):
             proc = subprocess.run(
                 argv,
-                env={**os.environ, **env},
+                env=env,
                 capture_output=True,
                 text=True,
-                timeout=seconds + 120,
+                timeout=seconds + EXTRA_TIMEOUT_S,
             )
-        if not stats_file.exists():
-            raise UsageError(
-                "locust produced no stats: "
-                + (proc.stderr or proc.stdout)[-400:]
-            )
-        rows = json.loads(stats_file.read_text())
-        errors_file = tmp / "5xx"
-        server_errors = (
-            int(errors_file.read_text() or 0) if (errors_file.exists()) else 0
+        tally = _read_tally(tally_file, proc)
+        rows = json.loads(stats_file.read_text()) if stats_file.exists() else []
+    refused = refusal(tally)
+    if refused:
+        raise CredentialsRefused(
+            f"load on {server} (context {source.label}): {refused}"
         )
-    return LoadResult(parse_stats(rows), server_errors, float(seconds))
+    return LoadResult(tally, rows, float(seconds), server)
+
+
+def _read_tally(path: Path, proc: subprocess.CompletedProcess[str]) -> Tally:
+    """The Locust process's tally.
+
+    Raises:
+        UsageError: Locust wrote none (it did not start or crashed).
+    """
+    try:
+        return Tally.from_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        tail = (proc.stderr or proc.stdout or "").strip()[-400:]
+        raise UsageError(
+            f"load: locust recorded no outcomes (exit {proc.returncode}, "
+            f"{type(exc).__name__}): {tail}"
+        ) from exc
+
+
+def _pythonpath() -> str:
+    """This gauntlet first: the Locust process imports the same package."""
+    here = str(Path(gauntlet.__file__).resolve().parents[1])
+    rest = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join(p for p in (here, rest) if p)

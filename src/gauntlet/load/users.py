@@ -1,37 +1,74 @@
 """Locust user: a mix of GET, LIST, CREATE, UPDATE, DELETE and WATCH.
 
-Run by ``gauntlet.load.runner`` as a locustfile. Credentials come from the
-environment (client cert/key files or a bearer token, and a CA), written
-by the runner from the kubeconfig. Request names encode verb and SLO scope
-(``GET single configmap``, ``LIST namespace configmaps``, ``LIST cluster
-pods``) so the judge can pick each one's bound.
+Run by ``gauntlet.load.runner`` as a locustfile. Credentials are the
+kubernetes client's own (``gauntlet.load.credentials``): the kubeconfig
+named in the environment is loaded by ``kubernetes.config`` and every
+request carries the Authorization header it gives at that moment. Every
+outcome goes into a ``Tally`` written as Locust quits; the first 401 or
+403 stops the run. Request names encode verb and SLO scope (``GET single
+configmap``, ``LIST namespace configmaps``, ``LIST cluster pods``; see
+``gauntlet.load.slo.REQUEST_KINDS``) so the judge can pick each bound.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import HttpUser, between, events, task
+from locust.env import Environment
 
-NAMESPACE = os.environ.get("KG_LOAD_NAMESPACE", "default")
-_server_errors = 0
+# Imported after locust: gevent has patched ssl before kubernetes loads.
+from gauntlet.load.credentials import Source, resolve
+from gauntlet.load.outcomes import NO_RESPONSE, Tally, api_message
+from gauntlet.load.runner import ENV_NAMESPACE, ENV_TALLY
+from gauntlet.load.slo import REFUSALS
+
+NAMESPACE = os.environ[ENV_NAMESPACE]
+CREDENTIALS = resolve(Source.from_env(os.environ))
+TALLY = Tally()
+_run: dict[str, Environment] = {}
+_stopping: list[int] = []
+
+
+@events.init.add_listener  # type: ignore[untyped-decorator]
+def _remember(environment: Environment, **_kw: Any) -> None:
+    _run["environment"] = environment
 
 
 @events.request.add_listener  # type: ignore[untyped-decorator]
-def _count_5xx(response: Any = None, **_kw: Any) -> None:
-    global _server_errors
-    if response is not None and getattr(response, "status_code", 0) >= 500:
-        _server_errors += 1
+def _count(
+    name: str,
+    response_time: float,
+    response: Any = None,
+    exception: BaseException | None = None,
+    **_kw: Any,
+) -> None:
+    if exception is None:
+        TALLY.success(name, response_time)
+        return
+    status = int(getattr(response, "status_code", None) or NO_RESPONSE)
+    TALLY.failure(name, status, lambda: _message(response, exception))
+    if status in REFUSALS and not _stopping:
+        _stopping.append(status)
+        runner = _run["environment"].runner
+        if runner is not None:
+            gevent.spawn(runner.quit)
 
 
-@events.quitting.add_listener  # type: ignore[untyped-decorator]
-def _write_5xx(**_kw: Any) -> None:
-    path = os.environ.get("KG_LOAD_5XX_FILE")
-    if path:
-        with open(path, "w") as out:
-            out.write(str(_server_errors))
+def _message(response: Any, exception: BaseException) -> str:
+    body = getattr(response, "text", None)
+    if getattr(response, "status_code", None) and body:
+        return api_message(str(body))
+    return str(exception) or type(exception).__name__
+
+
+@events.quit.add_listener  # type: ignore[untyped-decorator]
+def _write_tally(**_kw: Any) -> None:
+    Path(os.environ[ENV_TALLY]).write_text(TALLY.to_json())
 
 
 class ApiServerUser(HttpUser):
@@ -40,16 +77,15 @@ class ApiServerUser(HttpUser):
     wait_time = between(0.05, 0.2)
 
     def on_start(self) -> None:
-        self.client.verify = os.environ.get("KG_LOAD_CA") or False
-        cert, key = (
-            os.environ.get("KG_LOAD_CERT"),
-            os.environ.get("KG_LOAD_KEY"),
-        )
-        if cert and key:
-            self.client.cert = (cert, key)
-        token = os.environ.get("KG_LOAD_TOKEN")
-        if token:
-            self.client.headers["Authorization"] = f"Bearer {token}"
+        self.client.verify = CREDENTIALS.verify
+        if CREDENTIALS.cert is not None:
+            self.client.cert = CREDENTIALS.cert
+        if CREDENTIALS.proxy:
+            self.client.proxies = {
+                "http": CREDENTIALS.proxy,
+                "https": CREDENTIALS.proxy,
+            }
+        self.client.auth = CREDENTIALS
         self.mine: list[str] = []
 
     @property
@@ -63,15 +99,11 @@ class ApiServerUser(HttpUser):
             "metadata": {"name": name, "labels": {"kg-load": "1"}},
             "data": {"v": "0"},
         }
-        with self.client.post(
-            self._cms,
-            json=body,
-            name="CREATE single configmap",
-            catch_response=True,
-        ) as resp:
-            if resp.status_code == 201:
-                self.mine.append(name)
-                resp.success()
+        resp = self.client.post(
+            self._cms, json=body, name="CREATE single configmap"
+        )
+        if resp.status_code == 201:
+            self.mine.append(name)
 
     @task(6)
     def get_configmap(self) -> None:

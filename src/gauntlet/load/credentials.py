@@ -1,0 +1,199 @@
+"""The load generator's credentials, resolved as the kubernetes client does.
+
+Locust users must send what ``kubernetes.client`` sends, or a cluster
+whose users authenticate through an exec plugin or OIDC (EKS, GKE, AKS)
+answers every request with 401. So the kubeconfig is loaded by
+``kubernetes.config`` itself (exec plugins, auth providers, token files,
+client certificates, in-cluster service account) into a
+``Configuration``; TLS material comes from it, and the Authorization
+header is asked of it before every request, so its refresh hook renews
+an expiring token the way the client would.
+
+Imports kubernetes: in the Locust process, import this after locust
+(gevent must patch ``ssl`` before kubernetes imports it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.config.config_exception import ConfigException
+from requests import PreparedRequest
+from requests.auth import AuthBase
+from requests.utils import should_bypass_proxies
+
+from gauntlet.errors import UsageError
+
+__all__ = ["Credentials", "Source", "resolve"]
+
+ENV_KUBECONFIG = "KG_LOAD_KUBECONFIG"
+ENV_CONTEXT = "KG_LOAD_CONTEXT"
+ENV_IN_CLUSTER = "KG_LOAD_IN_CLUSTER"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the credentials come from; plain strings cross processes."""
+
+    kubeconfig: Path | None
+    context: str | None
+    in_cluster: bool = False
+
+    @property
+    def label(self) -> str:
+        """The context name for messages."""
+        if self.in_cluster:
+            return "in-cluster"
+        return self.context or "current-context"
+
+    def to_env(self) -> dict[str, str]:
+        if self.in_cluster:
+            return {ENV_IN_CLUSTER: "1"}
+        env = {ENV_KUBECONFIG: str(self.kubeconfig or "")}
+        if self.context:
+            env[ENV_CONTEXT] = self.context
+        return env
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Source:
+        if env.get(ENV_IN_CLUSTER) == "1":
+            return cls(None, None, in_cluster=True)
+        kubeconfig = env.get(ENV_KUBECONFIG)
+        return cls(
+            Path(kubeconfig) if kubeconfig else None,
+            env.get(ENV_CONTEXT) or None,
+        )
+
+
+class Credentials(AuthBase):
+    """What a load user presents: TLS material and an Authorization
+    header renewed as the kubernetes client renews it.
+
+    A ``requests`` auth hook: ``session.auth = credentials``.
+    """
+
+    def __init__(self, cfg: client.Configuration, source: Source) -> None:
+        self._cfg = cfg
+        self._lock = threading.Lock()
+        self.source = source
+        self.server = str(cfg.host)
+        self.verify: str | bool = True
+        """CA file, True for the system CAs, False when the kubeconfig
+        says ``insecure-skip-tls-verify``."""
+        if not cfg.verify_ssl:
+            self.verify = False
+        elif cfg.ssl_ca_cert:
+            self.verify = str(cfg.ssl_ca_cert)
+        self.cert: tuple[str, str] | None = (
+            (str(cfg.cert_file), str(cfg.key_file))
+            if cfg.cert_file and cfg.key_file
+            else None
+        )
+        """Client certificate and key files."""
+        self.proxy: str | None = _proxy(cfg)
+
+    def authorization(self) -> str | None:
+        """The Authorization header the client would send now (its
+        refresh hook reruns an exec plugin whose token expires)."""
+        with self._lock:
+            value = self._cfg.get_api_key_with_prefix(
+                "BearerToken", alias="authorization"
+            )
+        return str(value) if value else None
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        header = self.authorization()
+        if header:
+            request.headers["Authorization"] = header
+        return request
+
+
+def resolve(source: Source) -> Credentials:
+    """Load ``source`` with ``kubernetes.config``.
+
+    Certificate files it writes from ``*-data`` are the kubernetes
+    module's: cached per process by content and removed at exit (a
+    directory of ours would leave its cache pointing at deleted files).
+
+    Raises:
+        UsageError: the kubeconfig cannot be loaded, names a TLS server
+            name the load generator cannot honour, or yields no
+            credentials (an exec plugin that failed says why).
+    """
+    cfg = client.Configuration()
+    where = f"kubeconfig {source.kubeconfig}, context {source.label}"
+    with _logged_errors() as errors:
+        try:
+            if source.in_cluster:
+                where = "in-cluster configuration"
+                config.load_incluster_config(  # type: ignore[no-untyped-call]
+                    client_configuration=cfg
+                )
+            else:
+                config.load_kube_config(  # type: ignore[no-untyped-call]
+                    config_file=str(source.kubeconfig)
+                    if source.kubeconfig
+                    else None,
+                    context=source.context,
+                    client_configuration=cfg,
+                    persist_config=False,
+                )
+        except (ConfigException, OSError, ValueError) as exc:
+            raise UsageError(
+                f"load: {where}: cannot load credentials ({_first(exc)})"
+            ) from exc
+    credentials = Credentials(cfg, source)
+    if getattr(cfg, "tls_server_name", None):
+        raise UsageError(
+            f"load: {where}: tls-server-name is not supported by the load "
+            "generator; use a server address its certificate names"
+        )
+    if credentials.cert is None and credentials.authorization() is None:
+        why = f" ({'; '.join(errors)})" if errors else ""
+        raise UsageError(
+            f"load: {where}: the user yields no credentials{why}; fix its "
+            "user entry"
+        )
+    return credentials
+
+
+def _proxy(cfg: client.Configuration) -> str | None:
+    """The proxy the client uses for the server, unless ``no_proxy``
+    bypasses it."""
+    proxy = getattr(cfg, "proxy", None)
+    if not proxy:
+        return None
+    no_proxy = getattr(cfg, "no_proxy", None)
+    if no_proxy and should_bypass_proxies(str(cfg.host), no_proxy):
+        return None
+    return str(proxy)
+
+
+@contextmanager
+def _logged_errors() -> Iterator[list[str]]:
+    """Errors the kubernetes loader logs instead of raising (a failed
+    exec plugin), so the refusal can say why."""
+    found: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(_first(record.getMessage()))
+
+    handler = _Keep(logging.ERROR)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield found
+    finally:
+        root.removeHandler(handler)
+
+
+def _first(exc: object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
