@@ -80,15 +80,13 @@ def check_pod_density_limits(ctx: CheckContext) -> None:
                 part.finding(f"{node} reports no allocatable pods")
     low = low_limit_node(limits)
     if low is None:
-        limit, node = (
-            min((v, k) for k, v in limits.items()) if limits else (0, "")
-        )
+        smallest = min(((v, k) for k, v in limits.items()), default=None)
+        seen = f"{smallest[0]} pods on {smallest[1]}" if smallest else "none"
         ctx.not_applicable(
             ENFORCED,
-            f"no node with a low pod limit (smallest: {limit} pods on "
-            f"{node}, filling is tried up to {LOW_LIMIT_MAX}); set one "
-            "with the kubelet's maxPods to check that the extra pod stays "
-            "Pending",
+            f"no node with a low pod limit (smallest: {seen}, filling is "
+            f"tried up to {LOW_LIMIT_MAX}); set one with the kubelet's "
+            "maxPods to check that the extra pod stays Pending",
         )
     else:
         with ctx.part(ENFORCED):
