@@ -8,6 +8,7 @@ the lab (LIFO).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet import progress
+from gauntlet.checks.context import CheckContext
 from gauntlet.cluster.client import Cluster
 from gauntlet.cluster.workloads import node_is_ready
 from gauntlet.lab.access import LabNodeAccess
@@ -27,6 +29,16 @@ from gauntlet.lab.cluster import LabCluster
 RECOVERY_TIMEOUT_S = 60.0
 POLL_INTERVAL_S = 0.5
 KUBELET_CONFIG = "kubelet-config.yaml"
+
+
+def fresh(ctx: CheckContext) -> CheckContext:
+    """The same lab context with no parts or measurements yet.
+
+    A check concludes on every part its context holds, so a check run a
+    second time (after the restore) needs a context of its own, or the
+    first run's findings would fail it again.
+    """
+    return dataclasses.replace(ctx, parts=[], measured={})
 
 
 def stop_on_control_planes(

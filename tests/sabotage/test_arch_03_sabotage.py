@@ -1,6 +1,7 @@
 """ARCH-03 catches a control-plane node whose scheduler is stopped."""
 
 import pytest
+from arch_sabotage import fresh
 
 from gauntlet.checks.arch.completeness import check_control_plane_is_complete
 from gauntlet.errors import GuaranteeViolated
@@ -15,6 +16,10 @@ def test_stopped_scheduler_is_reported(faults, lab_check, restore):
 
     message = str(caught.value)
     assert "cp2: kube-scheduler is not running" in message, message
+    parts = {p.name: p.status for p in lab_check.parts}
+    assert parts["kube-scheduler"] == "violated", parts
+    assert parts["kube-apiserver"] == "checked", parts
+    assert parts["kube-proxy"] == "checked", parts
 
     restore.close()
-    check_control_plane_is_complete(lab_check)
+    check_control_plane_is_complete(fresh(lab_check))

@@ -7,6 +7,7 @@ race; restore waits for the kubelet's own value.
 """
 
 import pytest
+from arch_sabotage import fresh
 
 from gauntlet import progress
 from gauntlet.checks.arch.runtime import check_nodes_use_a_cri_runtime
@@ -41,7 +42,7 @@ def test_node_reporting_docker_is_reported(cluster, lab_check, restore):
     for _ in range(ATTEMPTS):
         _report_docker(core)
         try:
-            check_nodes_use_a_cri_runtime(lab_check)
+            check_nodes_use_a_cri_runtime(fresh(lab_check))
         except GuaranteeViolated as exc:
             message = str(exc)
             break
@@ -51,4 +52,4 @@ def test_node_reporting_docker_is_reported(cluster, lab_check, restore):
     assert f"{NODE} reports {FAKE}" in message, message
 
     restore.close()
-    check_nodes_use_a_cri_runtime(lab_check)
+    check_nodes_use_a_cri_runtime(fresh(lab_check))

@@ -1,7 +1,8 @@
-"""ARCH-06 catches pods that are never scheduled (no kube-scheduler)."""
+"""ARCH-06 catches pods that are never scheduled (no kube-scheduler), and
+blames the scheduler: the pods were created, the next link broke."""
 
 import pytest
-from arch_sabotage import stop_on_control_planes
+from arch_sabotage import fresh, stop_on_control_planes
 
 from gauntlet.checks.arch.pod_flow import (
     check_pod_creation_flow,
@@ -20,8 +21,17 @@ def test_pods_without_a_running_scheduler_are_reported(
 
     message = str(caught.value)
     count = startup_pod_count()
-    assert f"no Scheduled for {count} pods after 30s: " in message, message
+    assert (
+        f"pods created but not scheduled (0 of {count} bound) within 30s: "
+        in message
+    ), message
     assert "kube-scheduler: no leader renewing" in message, message
+    parts = {p.name: p.status for p in lab_check.parts}
+    assert parts == {
+        "pods scheduled and started": "violated",
+        "startup latency": "unobserved",
+        "flow order": "unobserved",
+    }, parts
 
     restore.close()
-    check_pod_creation_flow(lab_check)
+    check_pod_creation_flow(fresh(lab_check))

@@ -1,8 +1,8 @@
 """ARCH-08 catches a deleted pod that nobody replaces (no controller
-manager running)."""
+manager running), and names the ReplicaSet controller as the broken link."""
 
 import pytest
-from arch_sabotage import stop_on_control_planes
+from arch_sabotage import fresh, stop_on_control_planes
 
 from gauntlet.checks.arch.controllers import (
     check_controllers_hold_desired_state,
@@ -24,7 +24,10 @@ def test_deleted_pod_without_a_controller_manager_is_reported(
     message = str(caught.value)
     assert f"deployment {name}: replacement for deleted" in message, message
     assert "1 pods, 1 ready" in message, message
-    assert "kube-controller-manager: no leader renewing" in message, message
+    assert (
+        "only 1 of 2 pods created by the ReplicaSet controller within 30s: "
+        "kube-controller-manager: no leader renewing"
+    ) in message, message
 
     restore.close()
-    check_controllers_hold_desired_state(lab_check)
+    check_controllers_hold_desired_state(fresh(lab_check))

@@ -5,6 +5,7 @@ pod IPs, so the cut is made on w2's pod range.
 """
 
 import pytest
+from arch_sabotage import fresh
 
 from gauntlet.checks.arch.pod_network import check_pods_talk_across_nodes
 from gauntlet.errors import GuaranteeViolated
@@ -27,5 +28,9 @@ def test_workers_cut_off_from_each_others_pods_are_reported(
     assert "-w2 on w2 (10.251." in message, message
     assert "-w1 on w1 at 10.251." in message, message
 
+    parts = {p.name: p.status for p in lab_check.parts}
+    assert parts["pod network from w1"] == "violated", parts
+    assert parts["pod network from w2"] == "violated", parts
+
     restore.close()
-    check_pods_talk_across_nodes(lab_check)
+    check_pods_talk_across_nodes(fresh(lab_check))

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from kubernetes import client
 
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.observe.host import (
     CONTROL_PLANE_COMPONENTS,
     host_processes,
@@ -36,8 +36,7 @@ def check_control_plane_is_complete(ctx: CheckContext) -> None:
     Raises:
         GuaranteeViolated: naming each node and the component missing on
             it.
-        CheckSkipped: the control plane is hidden or cannot be observed
-            (no node access and no static pods).
+        CheckSkipped: nothing could be observed.
     """
     proxy = os.environ.get(ENV_KUBE_PROXY) or "kube-proxy"
     seen = _running(ctx, {*CONTROL_PLANE_COMPONENTS, *REPORTED, proxy})
@@ -67,28 +66,52 @@ def check_control_plane_is_complete(ctx: CheckContext) -> None:
     ctx.measure(
         "control-plane nodes", len(ctx.topology.control_planes), "nodes"
     )
-    missing, unseen = [], []
-    for node, want in expected.items():
-        for comp in want:
-            if comp in seen.get(node, {}):
-                continue
-            if _observable(ctx, comp, seen, proxy):
-                missing.append(f"{node}: {comp} is not running")
-            else:
-                unseen.append(f"{comp} on {node}")
-    ctx.measure("missing components", len(missing), "components", bound=0)
-    if missing:
-        raise violated(STEP, "; ".join(missing))
+    missing = 0
+    for comp in [*CONTROL_PLANE_COMPONENTS, proxy]:
+        nodes = [node for node, want in expected.items() if comp in want]
+        shape = _not_expected(ctx, comp, proxy, nodes)
+        if shape is not None:
+            by_shape, why = shape
+            record = ctx.not_applicable if by_shape else ctx.unobserved
+            record(comp, why)
+            continue
+        with ctx.part(comp) as part:
+            unseen = []
+            for node in nodes:
+                if comp in seen.get(node, {}):
+                    continue
+                if _observable(ctx, comp, seen, proxy):
+                    part.finding(f"{node}: {comp} is not running")
+                else:
+                    unseen.append(node)
+            missing += len(part.findings)
+            if unseen:
+                raise CheckSkipped(
+                    f"cannot observe {comp} on {', '.join(unseen)} (control "
+                    f"plane {ctx.topology.control_plane_mode}): "
+                    f"{ctx.nodes_unavailable}"
+                )
+    ctx.measure("missing components", missing, "components", bound=0)
+    ctx.conclude(STEP)
+
+
+def _not_expected(
+    ctx: CheckContext, comp: str, proxy: str, nodes: list[str]
+) -> tuple[bool, str] | None:
+    """When no node is expected to run ``comp``: whether that is by the
+    cluster's shape (not applicable) or unseen, and why."""
+    if nodes:
+        return None
+    if comp == proxy:
+        return False, "no node is visible"
     if not ctx.topology.control_planes:
-        raise CheckSkipped(
-            f"{STEP}: no control-plane node is visible (managed control "
-            "plane); kube-proxy checked where visible"
-        )
-    if unseen:
-        raise CheckSkipped(
-            f"{STEP}: cannot observe {', '.join(unseen)} (control plane "
-            f"{ctx.topology.control_plane_mode}): {ctx.nodes_unavailable}"
-        )
+        return False, "no control-plane node is visible (managed control plane)"
+    if ctx.topology.etcd_members:  # known members, none on these nodes
+        return True, "etcd is external: no member on a control-plane node"
+    return False, (
+        "no etcd member found on the control-plane nodes and the members "
+        "are unknown"
+    )
 
 
 def _running(ctx: CheckContext, names: set[str]) -> dict[str, dict[str, str]]:

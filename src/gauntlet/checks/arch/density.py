@@ -6,10 +6,13 @@ limit is low: on the node with the smallest allocatable count, if it is at
 most ``LOW_LIMIT_MAX``, the check creates one pod more than the node has
 room for (all pinned there with a nodeSelector, tolerating its taints):
 exactly the room must be bound, and the extra pod must stay Pending with
-``FailedScheduling`` ("Too many pods"). Without such a node the check
-reports and skips that part, saying how to set one up (``maxPods``).
-The fill pods are deleted (and awaited) before the check returns, so a
-second run counts the node's pods from the same start.
+``FailedScheduling`` ("Too many pods"). Without such a node that part
+does not apply (by design: filling a node of 110 pods is no test), and
+the check says how to set one up (``maxPods``). When placement does not
+settle, the finding names the link that broke (pods not created, or
+created but not scheduled). The fill pods are deleted (and awaited)
+before the check returns, so a second run counts the node's pods from
+the same start.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gauntlet import progress
+from gauntlet.checks.arch._chain import Chain, why_not_within
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
 from gauntlet.errors import GuaranteeTimeout
@@ -35,6 +39,9 @@ LOW_LIMIT_MAX = 12
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 TOO_MANY_PODS = "Too many pods"
+STEP = "pod density limits hold"
+REPORTED = "allocatable pods reported"
+ENFORCED = "low pod limit enforced"
 
 
 @dataclass(frozen=True)
@@ -56,24 +63,48 @@ def check_pod_density_limits(ctx: CheckContext) -> None:
     """Allocatable pods are reported; a low limit holds against one more.
 
     Raises:
-        GuaranteeViolated: more pods bound to the node than its limit
-            allows (naming the node, limit and pods), or the extra pod
-            not reported as FailedScheduling for too many pods.
-        CheckSkipped: after reporting, when no node's limit is low enough
-            to fill (at most ``LOW_LIMIT_MAX``).
+        GuaranteeViolated: a node reporting no allocatable pods, more
+            pods bound to the node than its limit allows (naming the
+            node, limit and pods), or the extra pod not reported as
+            FailedScheduling for too many pods.
+        CheckSkipped: no node to read.
     """
     limits = _allocatable_pods(ctx)
     ctx.evidence("allocatable pods per node", limits)
-    for node, limit in sorted(limits.items()):
-        ctx.measure(f"allocatable pods {node}", limit, "pods")
-    limit, node = min((v, k) for k, v in limits.items())
-    if limit > LOW_LIMIT_MAX:
-        raise CheckSkipped(
-            f"no node with a low pod limit (smallest: {limit} pods on "
-            f"{node}, filling is tried up to {LOW_LIMIT_MAX}); set one "
-            "with the kubelet's maxPods to check that the extra pod stays "
-            "Pending"
+    with ctx.part(REPORTED) as part:
+        if not limits:
+            raise CheckSkipped("no node listed")
+        for node, limit in sorted(limits.items()):
+            ctx.measure(f"allocatable pods {node}", limit, "pods")
+            if limit < 1:
+                part.finding(f"{node} reports no allocatable pods")
+    low = low_limit_node(limits)
+    if low is None:
+        smallest = min(((v, k) for k, v in limits.items()), default=None)
+        seen = f"{smallest[0]} pods on {smallest[1]}" if smallest else "none"
+        ctx.not_applicable(
+            ENFORCED,
+            f"no node with a low pod limit (smallest: {seen}, filling is "
+            f"tried up to {LOW_LIMIT_MAX}); set one with the kubelet's "
+            "maxPods to check that the extra pod stays Pending",
         )
+    else:
+        with ctx.part(ENFORCED):
+            _check_limit_holds(ctx, *low)
+    ctx.conclude(STEP)
+
+
+def low_limit_node(limits: dict[str, int]) -> tuple[str, int] | None:
+    """The node with the smallest positive limit, if it is low enough to
+    fill (at most ``LOW_LIMIT_MAX``)."""
+    usable = [(v, k) for k, v in limits.items() if v > 0]
+    if not usable:
+        return None
+    limit, node = min(usable)
+    return (node, limit) if limit <= LOW_LIMIT_MAX else None
+
+
+def _check_limit_holds(ctx: CheckContext, node: str, limit: int) -> None:
     app = unique("fill")
     try:
         fill = _fill(ctx, node, limit, app)
@@ -192,9 +223,27 @@ def _fill(ctx: CheckContext, node: str, limit: int, app: str) -> Fill:
             f"pod limit of {node} holds",
             f"placement did not settle within {TIMEOUT_S:.0f}s "
             f"({exc.last_state}): "
-            f"{leader_lease_note(ctx.cluster, 'kube-scheduler')}",
+            + _unsettled(ctx, workloads.pods_of(core, ns, app), room),
         ) from exc
     return fill
+
+
+def _unsettled(ctx: CheckContext, pods: list[KubeObject], room: int) -> str:
+    """Which link broke: pods missing, the pods that fit not scheduled,
+    or the extra pod never refused."""
+    live = [p for p in pods if p.metadata.deletion_timestamp is None]
+    bound = min(sum(1 for p in live if p.spec.node_name), room)
+    if len(live) < room + 1:
+        chain = Chain(room + 1, len(live), bound, bound)
+    else:  # every pod arrived: only the ``room`` that fit must be bound
+        chain = Chain(room, room, bound, bound)
+    why = why_not_within(ctx, chain, "scheduled", TIMEOUT_S)
+    if why is not None:
+        return why
+    return (
+        f"the extra pod got no '{TOO_MANY_PODS}' FailedScheduling: "
+        + leader_lease_note(ctx.cluster, "kube-scheduler")
+    )
 
 
 def _decided(pods: list[KubeObject]) -> bool:

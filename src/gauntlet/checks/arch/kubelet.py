@@ -7,7 +7,9 @@ and an emptyDir shared by two containers must see the ConfigMap's value
 and share a file through the emptyDir; and every node's Lease in
 ``kube-node-lease`` must be renewed about every 10 s (renewals watched for
 ``LEASE_WINDOW_S``; the longest gap, counting the time since the last
-renewal, must stay within ``LEASE_RENEW_BOUND_S``).
+renewal, must stay within ``LEASE_RENEW_BOUND_S``). Each is a part; no
+node to watch is no evidence of renewals, so that part is then
+unobserved, never a pass.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from gauntlet.checks.context import CheckContext, violated
+from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import exec_in_pod
 from gauntlet.errors import GuaranteeTimeout
@@ -44,6 +46,10 @@ renewal intervals, about 20 s with the kubelet's 10 s default."""
 LEASE_RENEW_BOUND_S = 15.0
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 CONFIG_KEY = "greeting"
+STEP = "the kubelet runs pods and reports"
+LIVENESS = "liveness restart"
+VOLUMES = "volumes"
+LEASES = "node lease renewal"
 
 
 @dataclass(frozen=True)
@@ -63,12 +69,17 @@ def check_kubelet_runs_pods_and_reports(ctx: CheckContext) -> None:
         GuaranteeViolated: naming the pod and node whose container is not
             restarted, the volume that is not mounted or shared, or the
             nodes whose Lease renewals lag (with the gap seen).
+        CheckSkipped: no part could be observed.
     """
     with watch_node_leases(ctx) as leases:
-        probed = start_failing_liveness_pod(ctx)
-        check_liveness_restarts(ctx, probed)
-        check_volumes_mounted(ctx)
-        check_node_leases_renewed(ctx, leases)
+        with ctx.part(LIVENESS):
+            probed = start_failing_liveness_pod(ctx)
+            check_liveness_restarts(ctx, probed)
+        with ctx.part(VOLUMES):
+            check_volumes_mounted(ctx)
+        with ctx.part(LEASES):
+            check_node_leases_renewed(ctx, leases)
+    ctx.conclude(STEP)
 
 
 def watch_node_leases(ctx: CheckContext) -> Watcher:
@@ -148,15 +159,15 @@ def check_volumes_mounted(ctx: CheckContext) -> None:
     core.create_namespaced_pod(ns, body)
     pod: KubeObject = workloads.wait_pod_running(core, ns, name, TIMEOUT_S)
     where = f"{name} on {pod.spec.node_name}"
+    problems = []
     read = exec_in_pod(
         core, ns, name, ["cat", f"/config/{CONFIG_KEY}"], container="reader"
     )
     if read.stdout.strip() != value:
-        raise violated(
-            "ConfigMap volume mounted",
-            f"{where}: /config/{CONFIG_KEY} reads {read.stdout.strip()!r} "
-            f"(exit {read.returncode}: {read.stderr.strip()}), "
-            f"ConfigMap {name} holds {value!r}",
+        problems.append(
+            f"ConfigMap volume mounted: {where}: /config/{CONFIG_KEY} reads "
+            f"{read.stdout.strip()!r} (exit {read.returncode}: "
+            f"{read.stderr.strip()}), ConfigMap {name} holds {value!r}"
         )
     token = secrets.token_hex(8)
     wrote = exec_in_pod(
@@ -170,13 +181,14 @@ def check_volumes_mounted(ctx: CheckContext) -> None:
         core, ns, name, ["cat", "/scratch/token"], container="reader"
     )
     if wrote.returncode != 0 or shared.stdout.strip() != token:
-        raise violated(
-            "emptyDir mounted and shared",
-            f"{where}: writer wrote {token!r} (exit {wrote.returncode}: "
-            f"{wrote.stderr.strip()}), reader sees "
+        problems.append(
+            f"emptyDir mounted and shared: {where}: writer wrote {token!r} "
+            f"(exit {wrote.returncode}: {wrote.stderr.strip()}), reader sees "
             f"{shared.stdout.strip()!r} (exit {shared.returncode}: "
-            f"{shared.stderr.strip()})",
+            f"{shared.stderr.strip()})"
         )
+    if problems:
+        raise violated("volumes", "; ".join(problems))
 
 
 def check_node_leases_renewed(ctx: CheckContext, leases: Watcher) -> None:
@@ -185,6 +197,11 @@ def check_node_leases_renewed(ctx: CheckContext, leases: Watcher) -> None:
     Waits until each node shows ``LEASE_RENEWALS`` renewals or the window
     ends, then takes per node the longest gap between renewals, counting
     the time since the last one (a kubelet that stopped renewing).
+
+    Raises:
+        GuaranteeViolated: naming each node whose renewals lag or that
+            has no Lease.
+        CheckSkipped: no node to watch (zero samples).
     """
     nodes = sorted(n.name for n in ctx.topology.nodes)
     window = LEASE_WINDOW_S - (time.monotonic() - leases.started)
@@ -199,31 +216,49 @@ def check_node_leases_renewed(ctx: CheckContext, leases: Watcher) -> None:
         )
     except GuaranteeTimeout:
         pass  # judged below: a lagging node shows as a long gap
-    now = datetime.now(UTC)
-    gaps: dict[str, float] = {}
-    missing = []
-    for node in nodes:
-        renewals = _renewals(leases, node)
-        if not renewals:
-            missing.append(node)
-            continue
-        points = [*renewals, now]
-        gaps[node] = max((b - a).total_seconds() for a, b in pairwise(points))
-    worst = max(gaps.values(), default=0.0)
-    ctx.measure("node lease max gap", worst, "s", LEASE_RENEW_BOUND_S)
+    renewals = {node: _renewals(leases, node) for node in nodes}
+    gaps, late = lease_gaps(renewals, datetime.now(UTC))
+    if gaps:
+        ctx.measure(
+            "node lease max gap", max(gaps.values()), "s", LEASE_RENEW_BOUND_S
+        )
     ctx.evidence("node lease renew gaps (s)", gaps)
-    late = [
-        f"{node}: {gap:.0f}s without renewal"
-        for node, gap in sorted(gaps.items())
-        if gap > LEASE_RENEW_BOUND_S
-    ]
-    late += [f"{node}: no Lease in {NODE_LEASE_NAMESPACE}" for node in missing]
     if late:
         raise violated(
             "node leases renewed about every 10s",
             f"over {LEASE_WINDOW_S:.0f}s (bound {LEASE_RENEW_BOUND_S:.0f}s) "
             f"kubelet heartbeats lag: {joined(late)}",
         )
+
+
+def lease_gaps(
+    renewals: dict[str, list[datetime]], now: datetime
+) -> tuple[dict[str, float], list[str]]:
+    """Per node the longest gap between renewals, counting the time since
+    the last one; and the lagging nodes (over the bound, or no Lease).
+
+    Raises:
+        CheckSkipped: no node to judge: zero samples are no evidence of
+            a heartbeat. (A node without a Lease is a finding.)
+    """
+    if not renewals:
+        raise CheckSkipped("no node to watch the Lease of")
+    gaps = {
+        node: max((b - a).total_seconds() for a, b in pairwise([*times, now]))
+        for node, times in renewals.items()
+        if times
+    }
+    late = [
+        f"{node}: {gap:.0f}s without renewal"
+        for node, gap in sorted(gaps.items())
+        if gap > LEASE_RENEW_BOUND_S
+    ]
+    late += [
+        f"{node}: no Lease in {NODE_LEASE_NAMESPACE}"
+        for node, times in sorted(renewals.items())
+        if not times
+    ]
+    return gaps, late
 
 
 # -- helpers ------------------------------------------------------------------

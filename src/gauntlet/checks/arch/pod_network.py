@@ -1,30 +1,45 @@
 """ARCH-16: pods talk across nodes directly.
 
-One serving pod is pinned to each of two workers (by ``nodeName``, so the
-check needs no scheduler). Each fetches the other by pod IP on port 8080
-and must get the other's name back; the server's access log must show the
-caller's own pod IP as the peer, i.e. no NAT or proxy on the way.
+The pod network (the CNI) runs on every node, so one serving pod is
+pinned to each Ready node (by ``nodeName``, so the check needs no
+scheduler; tolerating control-plane taints; an evenly spread sample
+beyond ``KUBE_GAUNTLET_PATH_NODES``, the rest reported as unobserved by
+name). The nodes form a ring, workers first, and each pod fetches both
+its neighbours by pod IP on port 8080: it must get the neighbour's name
+back, and the neighbour's access log must show the caller's own pod IP
+as the peer, i.e. no NAT or proxy on the way. With two workers this is
+worker to worker, both ways. One part per calling node; a finding names
+caller and callee (pod, node, IP).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.arch._nodes import (
+    path_node_limit,
+    record_left_out,
+    sample_nodes,
+)
+from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import exec_in_pod
+from gauntlet.errors import GuaranteeTimeout
 from gauntlet.observe.watch import KubeObject, unique
 
 TIMEOUT_S = 60.0
-"""Bound for the two pods to run."""
+"""Bound for the serving pods to run."""
+POLL_INTERVAL_S = 1.0
 REQUEST_TIMEOUT_S = 3
 PORT = 8080
 STEP = "pods talk across nodes by pod IP"
+PART = "pod network"
 
 
 @dataclass(frozen=True)
 class Peer:
-    """A serving pod on one worker."""
+    """A serving pod on one node."""
 
     pod: str
     node: str
@@ -35,42 +50,92 @@ class Peer:
 
 
 def check_pods_talk_across_nodes(ctx: CheckContext) -> None:
-    """A pod on one worker reaches a pod on another by IP, both ways.
+    """A pod on each node reaches pods on other nodes by IP, both ways.
 
     Raises:
         GuaranteeViolated: naming caller and callee (pod, node, IP) that
             could not talk, or the source address the callee saw instead
             of the caller's pod IP.
-        CheckSkipped: fewer than two workers.
+        CheckSkipped: fewer than two workers, or no part observed.
     """
     workers = sorted(n.name for n in ctx.topology.workers)
     if len(workers) < 2:
         raise CheckSkipped(
             f"needs two workers to cross nodes, found {len(workers)}"
         )
-    a, b = _start_peers(ctx, workers[0], workers[1])
-    problems = [p for p in (_call(ctx, a, b), _call(ctx, b, a)) if p]
-    ctx.measure("failed cross-node calls", len(problems), "calls", 0)
-    if problems:
-        raise violated(STEP, "; ".join(problems))
+    listed: KubeObject = ctx.cluster.core().list_node()
+    sample = sample_nodes(listed.items, path_node_limit())
+    record_left_out(ctx, PART, sample)
+    nodes = ring_order(sample.chosen, workers)
+    peers = _start_peers(ctx, nodes)
+    failed = 0
+    for i, node in enumerate(nodes):
+        caller = peers.get(node)
+        if caller is None:
+            continue
+        callees = [peers.get(n) for n in neighbours(nodes, i)]
+        with ctx.part(f"{PART} from {node}") as part:
+            reached = [c for c in callees if c is not None]
+            if not reached:
+                raise CheckSkipped("no neighbour's pod runs")
+            for callee in reached:
+                problem = _call(ctx, caller, callee)
+                if problem:
+                    part.finding(problem)
+            failed += len(part.findings)
+    ctx.measure("failed cross-node calls", failed, "calls", 0)
+    ctx.conclude(STEP)
 
 
-def _start_peers(ctx: CheckContext, *nodes: str) -> list[Peer]:
+def ring_order(nodes: tuple[str, ...], workers: list[str]) -> list[str]:
+    """Workers first (so the first two are neighbours), then the rest."""
+    first = [n for n in workers if n in nodes]
+    return first + [n for n in nodes if n not in first]
+
+
+def neighbours(ring: list[str], i: int) -> list[str]:
+    """The next and previous nodes on the ring (once each, not itself)."""
+    found = []
+    for step in (1, -1):
+        other = ring[(i + step) % len(ring)]
+        if other != ring[i] and other not in found:
+            found.append(other)
+    return found
+
+
+def _start_peers(ctx: CheckContext, nodes: list[str]) -> dict[str, Peer]:
+    """Start a serving pod per node; node -> peer for those running.
+
+    A node whose pod does not run is recorded as unobserved.
+    """
     core, ns, tag = ctx.cluster.core(), ctx.namespace, unique("peer")
     workloads.ensure_service_account(core, ns)
-    names = [f"{tag}-{node}" for node in nodes]
-    for name, node in zip(names, nodes, strict=True):
+    names = {node: f"{tag}-{node}" for node in nodes}
+    for node, name in names.items():
         body: KubeObject = workloads.shell_pod(
-            name, ctx.images.workload, node_name=node, command=["/bin/serve"]
+            name,
+            ctx.images.workload,
+            node_name=node,
+            tolerate_all=True,
+            command=["/bin/serve"],
         )
         core.create_namespaced_pod(ns, body)
-    peers = []
-    for name in names:
-        pod: KubeObject = workloads.wait_pod_running(core, ns, name, TIMEOUT_S)
-        peers.append(
-            Peer(name, str(pod.spec.node_name), str(pod.status.pod_ip))
+    peers, deadline = {}, time.monotonic() + TIMEOUT_S
+    for node, name in names.items():
+        left = max(deadline - time.monotonic(), POLL_INTERVAL_S)
+        try:
+            pod: KubeObject = workloads.wait_pod_running(core, ns, name, left)
+        except GuaranteeTimeout as exc:
+            ctx.unobserved(
+                f"{PART} from {node}",
+                f"pod {name} not running within {TIMEOUT_S:.0f}s "
+                f"({exc.last_state})",
+            )
+            continue
+        peers[node] = Peer(
+            name, str(pod.spec.node_name), str(pod.status.pod_ip)
         )
-    ctx.evidence("peers", [str(p) for p in peers])
+    ctx.evidence("peers", [str(p) for p in peers.values()])
     return peers
 
 

@@ -1,90 +1,84 @@
 """ARCH-07: the scheduler places by resources, selectors and taints.
 
-Three placements are asked for at once: a pod requesting more CPU than
-any node's allocatable (tolerating every taint, so CPU is the only
-obstacle) must stay Pending with ``FailedScheduling``; a pod with a
-``kubernetes.io/hostname`` nodeSelector must land on that worker; a
-two-replica Deployment with required pod anti-affinity must land on two
-different workers.
+Four placements are asked for at once, one part each: a pod requesting
+more CPU than any node's allocatable (tolerating every taint, so CPU is
+the only obstacle) must stay Pending with ``FailedScheduling``
+(resources); a pod with a ``kubernetes.io/hostname`` nodeSelector must
+land on that untainted worker (selectors); a pod pinned to a tainted node
+without a toleration must stay Pending with a ``FailedScheduling`` that
+names the taint (taints); a two-replica Deployment with required pod
+anti-affinity must land on two different workers (anti-affinity). A part
+this cluster's shape cannot show is not applicable, with the reason. A
+Deployment whose pods never come says which link broke (no ReplicaSet,
+no pods, or pods not scheduled) instead of blaming the scheduler.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from kubernetes import client
 
 from gauntlet import progress
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.arch._chain import deployment_chain, why_not_within
+from gauntlet.checks.arch._placement import (
+    ANTI_AFFINITY,
+    HOSTNAME_LABEL,
+    RESOURCES,
+    SELECTORS,
+    SPREAD_REPLICAS,
+    TAINTS,
+    Placement,
+    Plan,
+    TestPods,
+    resource_problems,
+    selector_problems,
+    settled,
+    shape_gaps,
+    spread_problems,
+    taint_problems,
+)
+from gauntlet.checks.context import CheckContext
 from gauntlet.cluster import workloads
 from gauntlet.errors import GuaranteeTimeout
 from gauntlet.observe.watch import (
     KubeObject,
     event_reporter,
-    joined,
     leader_lease_note,
     pod_events,
-    unique,
 )
 
 POLL_INTERVAL_S = 0.5
 TIMEOUT_S = 30.0
-HOSTNAME_LABEL = "kubernetes.io/hostname"
-OVERSIZED = "oversized"
-PINNED = "pinned"
-SPREAD = "spread"
+UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
+BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
 STEP = "scheduler placement"
+SCHEDULER = "kube-scheduler"
 
-
-@dataclass(frozen=True)
-class Placement:
-    """What the scheduler did with the check's pods."""
-
-    nodes: dict[str, str]
-    """Pod -> node for every bound pod."""
-    failed_scheduling: dict[str, str]
-    """Pod -> message of its latest FailedScheduling event."""
-    scheduled_by: dict[str, str]
-    """Pod -> reporter of its Scheduled event."""
-    spread_pods: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TestPods:
-    """This run's pod names (unique, so a re-run in one namespace works)."""
-
-    oversized: str
-    pinned: str
-    spread: str
-    """The Deployment's name and ``app`` label."""
-
-    @classmethod
-    def new(cls) -> TestPods:
-        tag = unique("sched")
-        return cls(f"{tag}-{OVERSIZED}", f"{tag}-{PINNED}", f"{tag}-{SPREAD}")
+Judge = Callable[[Placement, TestPods, Plan, str], list[str]]
+JUDGES: tuple[tuple[str, Judge], ...] = (
+    (RESOURCES, resource_problems),
+    (SELECTORS, selector_problems),
+    (TAINTS, taint_problems),
+    (ANTI_AFFINITY, spread_problems),
+)
 
 
 def check_scheduler_places_pods(ctx: CheckContext) -> None:
-    """Requests, nodeSelector and anti-affinity are all enforced.
+    """Requests, nodeSelector, taints and anti-affinity are all enforced.
 
     Raises:
         GuaranteeViolated: naming each pod placed wrongly and the node it
-            got (and whether the default scheduler bound it), or the
-            scheduler's leader lease when nothing is placed in time.
-        CheckSkipped: fewer than two schedulable workers.
+            got (and whether the default scheduler bound it), or the link
+            of the chain that broke when a pod was never placed.
+        CheckSkipped: no part could be observed.
     """
-    workers = sorted(n.name for n in ctx.topology.workers)
-    if len(workers) < 2:
-        raise CheckSkipped(
-            f"needs two workers for selector and anti-affinity, found "
-            f"{len(workers)}"
-        )
-    target = workers[-1]
-    cpu_m, biggest = _largest_allocatable_cpu(ctx.cluster.core())
-    request_m = cpu_m + 1000
+    control = {n.name for n in ctx.topology.control_planes}
+    plan = _plan(ctx.cluster.core(), control)
     names = TestPods.new()
-    _create(ctx, names, target, request_m)
-    placement = _wait_placed(ctx, names)
+    gaps = shape_gaps(plan)
+    _create(ctx, names, plan, gaps)
+    placement, in_time = _wait_placed(ctx, names, plan)
     ctx.evidence(
         "scheduler placement",
         {
@@ -93,23 +87,54 @@ def check_scheduler_places_pods(ctx: CheckContext) -> None:
             "scheduled_by": placement.scheduled_by,
         },
     )
-    problems = _oversized_problems(
-        placement, names.oversized, request_m, cpu_m, biggest
-    )
-    problems += _pinned_problems(placement, names.pinned, target)
-    problems += _spread_problems(placement, set(workers))
-    ctx.measure("misplaced pods", len(problems), "pods", 0)
-    if problems:
-        raise violated(STEP, "; ".join(problems))
+    late = "" if in_time else leader_lease_note(ctx.cluster, SCHEDULER)
+    misplaced = 0
+    for name, judge in JUDGES:
+        if name in gaps:
+            ctx.not_applicable(name, gaps[name])
+            continue
+        with ctx.part(name) as part:
+            if name == ANTI_AFFINITY:
+                _spread_arrived(ctx, placement, names.spread, part.finding)
+            for text in judge(placement, names, plan, late):
+                part.finding(text)
+            misplaced += len(part.findings)
+    ctx.measure("misplaced pods", misplaced, "pods", 0)
+    ctx.conclude(STEP)
 
 
-def _largest_allocatable_cpu(core: client.CoreV1Api) -> tuple[int, str]:
-    best = (0, "")
-    nodes: KubeObject = core.list_node()
-    for node in nodes.items:
+def _plan(core: client.CoreV1Api, control: set[str]) -> Plan:
+    """Targets from the nodes as they are now (taints change)."""
+    listed: KubeObject = core.list_node()
+    cpu_m, biggest = 0, ""
+    workers, tainted = [], []
+    for node in sorted(listed.items, key=lambda n: n.metadata.name):
+        name = node.metadata.name
         cpu = (node.status.allocatable or {}).get("cpu", "0")
-        best = max(best, (_millicores(cpu), node.metadata.name))
-    return best
+        cpu_m, biggest = max((cpu_m, biggest), (_millicores(cpu), name))
+        taints = _blocking_taints(node)
+        if not taints and name not in control:
+            workers.append(name)
+        elif taints and not node.spec.unschedulable:
+            tainted.append((name, taints[0]))
+    return Plan(
+        request_m=cpu_m + 1000,
+        cpu_m=cpu_m,
+        biggest=biggest,
+        target=workers[-1] if workers else None,
+        tainted=tainted[0][0] if tainted else None,
+        taint=tainted[0][1] if tainted else "",
+        workers=tuple(workers),
+        within_s=TIMEOUT_S,
+    )
+
+
+def _blocking_taints(node: KubeObject) -> list[str]:
+    return [
+        f"{t.key}:{t.effect}"
+        for t in (node.spec.taints or [] if node.spec else [])
+        if t.effect in BLOCKING_EFFECTS and t.key != UNSCHEDULABLE_TAINT
+    ]
 
 
 def _millicores(quantity: str) -> int:
@@ -119,7 +144,7 @@ def _millicores(quantity: str) -> int:
 
 
 def _create(
-    ctx: CheckContext, names: TestPods, target: str, request_m: int
+    ctx: CheckContext, names: TestPods, plan: Plan, gaps: dict[str, str]
 ) -> None:
     core, ns, image = ctx.cluster.core(), ctx.namespace, ctx.images.workload
     workloads.ensure_service_account(core, ns)
@@ -127,21 +152,29 @@ def _create(
         names.oversized, image, tolerate_all=True
     )
     oversized["spec"]["containers"][0]["resources"] = {
-        "requests": {"cpu": f"{request_m}m"}
+        "requests": {"cpu": f"{plan.request_m}m"}
     }
-    pinned: KubeObject = workloads.shell_pod(names.pinned, image)
-    pinned["spec"]["nodeSelector"] = {HOSTNAME_LABEL: target}
     core.create_namespaced_pod(ns, oversized)
-    core.create_namespaced_pod(ns, pinned)
-    spread: KubeObject = workloads.web_deployment(
-        names.spread, image, replicas=2, spread=True
-    )
-    ctx.cluster.apps().create_namespaced_deployment(ns, spread)
+    pinned = {
+        SELECTORS: (names.pinned, plan.target),
+        TAINTS: (names.tainted, plan.tainted),
+    }
+    for part, (pod, node) in pinned.items():
+        if part in gaps:
+            continue
+        body: KubeObject = workloads.shell_pod(pod, image)
+        body["spec"]["nodeSelector"] = {HOSTNAME_LABEL: node}
+        core.create_namespaced_pod(ns, body)
+    if ANTI_AFFINITY not in gaps:
+        spread: KubeObject = workloads.web_deployment(
+            names.spread, image, replicas=SPREAD_REPLICAS, spread=True
+        )
+        ctx.cluster.apps().create_namespaced_deployment(ns, spread)
 
 
 def _observe(ctx: CheckContext, names: TestPods) -> Placement:
     core, ns = ctx.cluster.core(), ctx.namespace
-    mine = {names.oversized, names.pinned}
+    mine = {names.oversized, names.pinned, names.tainted}
     listed: KubeObject = core.list_namespaced_pod(ns)
     pods = [
         p
@@ -169,100 +202,51 @@ def _observe(ctx: CheckContext, names: TestPods) -> Placement:
                 p.metadata.name
                 for p in pods
                 if (p.metadata.labels or {}).get("app") == names.spread
+                and p.metadata.deletion_timestamp is None
             )
         ),
     )
 
 
-def _settled(placement: Placement, names: TestPods) -> bool:
-    oversized = (
-        names.oversized in placement.nodes
-        or names.oversized in placement.failed_scheduling
-    )
-    spread = [p for p in placement.spread_pods if p in placement.nodes]
-    return oversized and names.pinned in placement.nodes and len(spread) >= 2
-
-
-def _wait_placed(ctx: CheckContext, names: TestPods) -> Placement:
+def _wait_placed(
+    ctx: CheckContext, names: TestPods, plan: Plan
+) -> tuple[Placement, bool]:
+    """The placement once settled, else the last one seen (and False):
+    each part then judges what it got."""
     last: list[Placement] = []
 
-    def settled() -> Placement | None:
+    def done() -> Placement | None:
         last[:] = [_observe(ctx, names)]
-        return last[0] if _settled(last[0], names) else None
-
-    def describe() -> str:
-        seen = last[0] if last else None
-        return f"bound {seen.nodes if seen else {}}"
+        return last[0] if settled(last[0], names, plan) else None
 
     try:
         placed: Placement = progress.wait_until(
             "scheduler placed the test pods",
-            settled,
+            done,
             TIMEOUT_S,
             POLL_INTERVAL_S,
-            describe,
+            lambda: f"bound {last[0].nodes if last else {}}",
             quiet=True,
         )
-    except GuaranteeTimeout as exc:
-        raise violated(
-            STEP,
-            f"pods not placed within {TIMEOUT_S:.0f}s ({exc.last_state}): "
-            f"{leader_lease_note(ctx.cluster, 'kube-scheduler')}",
-        ) from exc
-    return placed
+    except GuaranteeTimeout:
+        return (last[0] if last else _observe(ctx, names)), False
+    return placed, True
 
 
-def _binder(placement: Placement, pod: str) -> str:
-    by = placement.scheduled_by.get(pod)
-    return f"by {by}" if by else "with no Scheduled event from any scheduler"
-
-
-def _oversized_problems(
-    placement: Placement, pod: str, request_m: int, cpu_m: int, biggest: str
-) -> list[str]:
-    node = placement.nodes.get(pod)
-    if node:
-        return [
-            f"pod {pod} requesting {request_m}m cpu (largest allocatable "
-            f"{cpu_m}m on {biggest}) was bound to {node} "
-            f"{_binder(placement, pod)}"
-        ]
-    message = placement.failed_scheduling.get(pod, "")
-    if "Insufficient cpu" not in message:
-        return [
-            f"pod {pod} is Pending but its FailedScheduling does not "
-            f"blame cpu: {message!r}"
-        ]
-    return []
-
-
-def _pinned_problems(placement: Placement, pod: str, target: str) -> list[str]:
-    node = placement.nodes.get(pod)
-    if node != target:
-        return [
-            f"pod {pod} with nodeSelector {HOSTNAME_LABEL}={target} "
-            f"landed on {node} {_binder(placement, pod)}"
-        ]
-    return []
-
-
-def _spread_problems(placement: Placement, workers: set[str]) -> list[str]:
-    placed = {
-        p: placement.nodes[p]
-        for p in placement.spread_pods
-        if p in placement.nodes
-    }
-    nodes = list(placed.values())
-    problems = []
-    if len(set(nodes)) < len(nodes):
-        problems.append(
-            "anti-affinity replicas share a node: "
-            + joined(
-                f"{p} on {n} {_binder(placement, p)}"
-                for p, n in sorted(placed.items())
-            )
-        )
-    off = sorted(f"{p} on {n}" for p, n in placed.items() if n not in workers)
-    if off:
-        problems.append("replicas off the workers: " + joined(off))
-    return problems
+def _spread_arrived(
+    ctx: CheckContext,
+    placement: Placement,
+    name: str,
+    finding: Callable[[str], None],
+) -> None:
+    """Fewer replicas placed than asked: say which link of the chain
+    (Deployment, ReplicaSet, scheduler) broke."""
+    placed = [p for p in placement.spread_pods if p in placement.nodes]
+    if len(placed) >= SPREAD_REPLICAS:
+        return
+    chain = deployment_chain(ctx, name, SPREAD_REPLICAS, "scheduled")
+    why = why_not_within(ctx, chain, "scheduled", TIMEOUT_S)
+    finding(
+        f"deployment {name}: "
+        + (why or f"{len(placed)} of {SPREAD_REPLICAS} replicas placed")
+    )
