@@ -165,3 +165,28 @@ def test_an_idle_window_passes_only_the_parts_it_saw():
     assert statuses["WAL fsync p99"] == "unobserved"
     assert statuses["backend commit p99"] == "unobserved"
     assert statuses["leadership"] == "checked"
+
+
+def test_without_node_access_only_the_alarms_are_observed():
+    parts = []
+    ctx = context(topology(), etcd=FakeEtcd([member("cp1")]), parts=parts)
+
+    check_etcd_is_healthy(ctx, observe_s=0)
+
+    reasons = {p.name: (p.status, p.reason) for p in parts}
+    unobserved = "metrics are scraped on the nodes: node access is not"
+    assert reasons["members running"][0] == "unobserved"
+    assert reasons["WAL fsync p99"] == (
+        "unobserved",
+        f"no metrics: {unobserved} configured",
+    )
+    assert reasons["database size"] == reasons["WAL fsync p99"]
+    assert reasons["alarms"] == ("checked", "")
+
+
+def test_a_raised_alarm_is_kept_when_the_metrics_are_unobserved():
+    alarm = {"alarm": "NOSPACE", "memberID": 10}
+    ctx = context(topology(), etcd=FakeEtcd([member("cp1")], alarms=[alarm]))
+
+    with pytest.raises(GuaranteeViolated, match="NOSPACE on member a"):
+        check_etcd_is_healthy(ctx, observe_s=0)

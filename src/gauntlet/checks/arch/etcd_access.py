@@ -193,10 +193,11 @@ def _judge_probes(
     untried: Iterable[str] = (),
 ) -> None:
     """Judge one probing part; nothing answered makes it unobserved."""
+    untried = list(untried)
     verdict = probe.judge(probes, untried, lambda u: _member(ctx, u))
     ctx.evidence(
         f"etcd probes ({part.name})",
-        [p.describe() for p in probes] + list(untried),
+        [p.describe() for p in probes] + untried,
     )
     ctx.measure(
         f"etcd probes answered ({part.name})", verdict.answered, "probes"

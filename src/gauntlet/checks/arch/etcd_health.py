@@ -117,8 +117,9 @@ def check_etcd_is_healthy(
     with ctx.part(RUNNING) as part:
         windows = _observe(ctx, window, part)
     if windows is None:
+        reason = f"no metrics: {ctx.parts[-1].reason}"
         for name in METRIC_PARTS:
-            ctx.unobserved(name, f"no metrics: {ctx.parts[-1].reason}")
+            ctx.unobserved(name, reason)
     else:
         readings = [
             r
