@@ -8,12 +8,14 @@ every undo waits until the lab is healthy again.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import secrets
 
 from gauntlet import progress
+from gauntlet.checks.context import CheckContext
 from gauntlet.lab.access import LabNodeAccess
-from gauntlet.observe.etcd import EtcdClient
+from gauntlet.observe.etcd import EtcdClient, MemberStatus
 from gauntlet.wellknown import ETCD_CLIENT_PORT
 
 HEALTHY_TIMEOUT_S = 60.0
@@ -22,6 +24,14 @@ PKI = "/etc/kubernetes/pki/etcd"
 UNSTARTED_PEER_URL = "https://127.0.0.1:2390"
 NOSPACE = (1, "NOSPACE")
 """etcd's NOSPACE alarm as ``alarm list -w json`` may print it."""
+
+
+def fresh_check(check: CheckContext) -> CheckContext:
+    """The same context with no parts, measurements or etcd placements:
+    a check run again after the restore must not conclude over the
+    sabotaged run's findings, nor use etcdctl placements found while
+    etcd was sabotaged."""
+    return dataclasses.replace(check, parts=[], measured={}, _etcd=None)
 
 
 def client_url(faults: LabNodeAccess, node: str) -> str:
@@ -163,6 +173,32 @@ def disarm_nospace(etcd: EtcdClient) -> None:
         etcd.run("alarm", "disarm")
 
 
+def a_follower(
+    etcd: EtcdClient, faults: LabNodeAccess
+) -> tuple[str, MemberStatus]:
+    """A member that is not the leader, and the node it runs on."""
+    topo = faults.lab.topology()
+    assert topo is not None
+    by_url = {
+        f"https://{n.ip}:{ETCD_CLIENT_PORT}": n.name
+        for n in topo.control_planes
+    }
+    follower = next(m for m in etcd.statuses() if not m.is_leader)
+    return by_url[follower.endpoint], follower
+
+
+def stop_member(
+    etcd: EtcdClient,
+    faults: LabNodeAccess,
+    node: str,
+    restore: contextlib.ExitStack,
+) -> None:
+    """Stop ``node``'s etcd; the undo starts it and waits until healthy."""
+    restore.callback(wait_member_healthy, etcd, faults, node)
+    restore.callback(faults.start, node, "etcd")
+    faults.stop(node, "etcd")
+
+
 def lower_quota(
     etcd: EtcdClient,
     faults: LabNodeAccess,
@@ -171,14 +207,7 @@ def lower_quota(
 ) -> tuple[str, int]:
     """Restart a follower with a quota its database fills to ``ratio``;
     return the node and the quota."""
-    topo = faults.lab.topology()
-    assert topo is not None
-    by_url = {
-        f"https://{n.ip}:{ETCD_CLIENT_PORT}": n.name
-        for n in topo.control_planes
-    }
-    follower = next(m for m in etcd.statuses() if not m.is_leader)
-    node = by_url[follower.endpoint]
+    node, follower = a_follower(etcd, faults)
     quota = int(follower.db_size / ratio)
     restore.callback(disarm_nospace, etcd)
     flags: dict[str, str | None] = {"quota-backend-bytes": str(quota)}

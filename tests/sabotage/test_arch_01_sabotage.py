@@ -1,7 +1,11 @@
 """ARCH-01 catches etcd accepting certless clients and a rogue etcd client."""
 
 import pytest
-from etcd_sabotage import set_etcd_flags, start_rogue_etcd_client
+from etcd_sabotage import (
+    fresh_check,
+    set_etcd_flags,
+    start_rogue_etcd_client,
+)
 
 from gauntlet.checks.arch.etcd_access import check_only_apiserver_talks_to_etcd
 from gauntlet.errors import GuaranteeViolated
@@ -21,7 +25,7 @@ def test_etcd_without_client_cert_auth_is_reported(
     )
 
     with pytest.raises(GuaranteeViolated) as caught:
-        check_only_apiserver_talks_to_etcd(lab_check)
+        check_only_apiserver_talks_to_etcd(fresh_check(lab_check))
 
     message = str(caught.value)
     url = "cp2 (https://10.250.0.12:2379)"
@@ -30,14 +34,14 @@ def test_etcd_without_client_cert_auth_is_reported(
     assert "kubelet's certificate" in message, message
 
     restore.close()
-    check_only_apiserver_talks_to_etcd(lab_check)
+    check_only_apiserver_talks_to_etcd(fresh_check(lab_check))
 
 
 def test_a_non_apiserver_etcd_client_is_reported(faults, lab_check, restore):
     start_rogue_etcd_client(faults, "cp1", restore)
 
     with pytest.raises(GuaranteeViolated) as caught:
-        check_only_apiserver_talks_to_etcd(lab_check)
+        check_only_apiserver_talks_to_etcd(fresh_check(lab_check))
 
     message = str(caught.value)
     assert "cp1: etcdctl (pid" in message, message
@@ -46,4 +50,4 @@ def test_a_non_apiserver_etcd_client_is_reported(faults, lab_check, restore):
     assert "(--endpoints=https://10.250.0.11:2379)" in message, message
 
     restore.close()
-    check_only_apiserver_talks_to_etcd(lab_check)
+    check_only_apiserver_talks_to_etcd(fresh_check(lab_check))

@@ -1,4 +1,5 @@
-"""ARCH-13 catches an etcd member whose database nears its quota.
+"""ARCH-13 catches an etcd member whose database nears its quota, and a
+member that is not running.
 
 etcd raises no alarm by hand, so the member is restarted with a quota its
 current database already fills to 85 %: over the 80 % margin, with room
@@ -7,7 +8,7 @@ disarms a NOSPACE alarm should one be raised anyway).
 """
 
 import pytest
-from etcd_sabotage import lower_quota
+from etcd_sabotage import a_follower, fresh_check, lower_quota, stop_member
 
 from gauntlet.checks.arch.etcd_health import check_etcd_is_healthy
 from gauntlet.errors import GuaranteeViolated
@@ -20,7 +21,7 @@ def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
     node, quota = lower_quota(etcd, faults, RATIO, restore)
 
     with pytest.raises(GuaranteeViolated) as caught:
-        check_etcd_is_healthy(lab_check, observe_s=OBSERVE_S)
+        check_etcd_is_healthy(fresh_check(lab_check), observe_s=OBSERVE_S)
 
     message = str(caught.value)
     assert f"etcd on {node}: database" in message, message
@@ -31,4 +32,20 @@ def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
     restore.close()
     # The gate's full window: in 3 s right after the member's restart,
     # one slow fsync would decide the p99.
-    check_etcd_is_healthy(lab_check)
+    check_etcd_is_healthy(fresh_check(lab_check))
+
+
+def test_a_member_that_is_not_running_is_reported(
+    etcd, faults, lab_check, restore
+):
+    node, _ = a_follower(etcd, faults)
+    stop_member(etcd, faults, node, restore)
+
+    with pytest.raises(GuaranteeViolated) as caught:
+        check_etcd_is_healthy(fresh_check(lab_check), observe_s=OBSERVE_S)
+
+    message = str(caught.value)
+    assert f"etcd on {node}: not running ({node} (" in message, message
+
+    restore.close()
+    check_etcd_is_healthy(fresh_check(lab_check))

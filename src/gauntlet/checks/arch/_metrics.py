@@ -32,6 +32,11 @@ def value(samples: Samples, name: str) -> float:
     return sum(v for (n, _), v in samples.items() if n == name)
 
 
+def has(samples: Samples, name: str) -> bool:
+    """Whether the exposition has ``name`` at all (absent is not 0)."""
+    return any(n == name for n, _ in samples)
+
+
 def buckets(samples: Samples, histogram: str) -> dict[float, float]:
     """Cumulative bucket counts of a histogram by upper bound."""
     found: dict[float, float] = {}

@@ -10,6 +10,9 @@ about etcd's own authentication).
 
 From the runner the probe uses Python's ``ssl``; from a node or inside a
 pod's network namespace it uses the host's ``curl`` through node access.
+
+``judge`` counts what answered: a probe with no answer is neither a pass
+nor dropped; when nothing answered, the probes proved nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -65,6 +68,53 @@ class Probe:
             f"{self.url} from {self.source} with {self.identity}: "
             f"{self.verdict} ({self.detail})"
         )
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    """What a set of probes proved: the clients etcd answered, and how
+    many probes got no answer at all."""
+
+    findings: tuple[str, ...]
+    """One per accepted probe, naming the member, identity and source."""
+    answered: int
+    """Probes etcd answered (accepted or refused)."""
+    unanswered: tuple[str, ...]
+    """Probes with no answer, and identities that could not be tried."""
+
+    @property
+    def unobserved(self) -> str:
+        """Why nothing was proved (empty when some probe was answered)."""
+        if self.answered:
+            return ""
+        shown = "; ".join(self.unanswered[:3]) or "no probe was made"
+        more = len(self.unanswered) - 3
+        return (
+            "no probe got an answer: "
+            + shown
+            + (f"; and {more} more" if more > 0 else "")
+        )
+
+
+def judge(
+    probes: Sequence[Probe],
+    untried: Iterable[str] = (),
+    member: Callable[[str], str] = str,
+) -> ProbeVerdict:
+    """Count the probes: ``accepted`` is a finding, ``refused`` an
+    answer, ``unreachable`` no answer; ``untried`` adds identities that
+    could not be presented (no process, no certificate)."""
+    findings = tuple(
+        f"etcd {member(p.url)} answered {p.identity} from {p.source} "
+        f"({p.detail})"
+        for p in probes
+        if p.verdict == "accepted"
+    )
+    unanswered = tuple(
+        p.describe() for p in probes if p.verdict == "unreachable"
+    )
+    answered = len(probes) - len(unanswered)
+    return ProbeVerdict(findings, answered, unanswered + tuple(untried))
 
 
 def from_runner(

@@ -1,27 +1,40 @@
 """ARCH-01: only kube-apiserver talks to etcd.
 
-Four views, each able to fail on its own:
+Five parts, each able to fail (or go unobserved) on its own:
 
-(a) each etcd client URL refuses a client without a certificate, tried
-    from the runner (Python ``ssl``) and from inside a plain pod's network
-    namespace on a worker (the host's ``curl`` entered into the pod's
-    namespace through node access: the workload image is busybox, which
-    cannot present TLS the way a real client does);
-(b) the kubelet's and the controller-manager's client certificates, read
+certificates
+    each etcd client URL refuses a client without a certificate, tried
+    from the runner (Python ``ssl``);
+rogue-client probe
+    the same, from inside a plain pod's network namespace on a worker
+    (the host's ``curl`` entered into the pod's namespace through node
+    access: the workload image is busybox, which cannot present TLS the
+    way a real client does);
+credentials
+    the kubelet's and the controller-manager's client certificates, read
     from their kubeconfigs on the nodes, are refused by etcd (tried from
     the runner, which keeps the keys in a private temporary directory);
-(c) no process on any node other than kube-apiserver (and etcd itself)
+configured clients
+    no process on any node other than kube-apiserver (and etcd itself)
     is configured with etcd endpoints; without node access the static
     pods' specs are read through the API instead;
-(d) on every etcd member, the established connections to the client port
+live connections
+    on every etcd member, the established connections to the client port
     belong to kube-apiserver or etcd, and the peer port only to members.
+    With etcd outside the nodes (external etcd) this part is unobserved,
+    with the reason: its connections are beyond node access.
 
-(c) and (d) are sampled twice and only what persists counts, so another
-check's short etcdctl call is not mistaken for a client.
+A probe that got no answer proves nothing: probes are counted (answered,
+unanswered); a probing part in which nothing answered is unobserved,
+otherwise the unanswered ones are measured and listed in the evidence.
+Configured clients and live connections are sampled twice and only what
+persists counts, so another check's short etcdctl call is not mistaken
+for a client.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +42,7 @@ from kubernetes import client
 
 from gauntlet.checks.arch import _etcd_clients as clients
 from gauntlet.checks.arch import _tls_probe as probe
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.cluster import workloads
 from gauntlet.errors import GauntletError
 from gauntlet.nodes.base import NodeAccess
@@ -41,9 +54,16 @@ from gauntlet.observe.host import (
 )
 
 STEP = "only kube-apiserver talks to etcd"
+CERTIFICATES = "certificates"
+ROGUE_CLIENT = "rogue-client probe"
+CREDENTIALS = "credentials"
+CONFIGURED = "configured clients"
+CONNECTIONS = "live connections"
+PARTS = (CERTIFICATES, ROGUE_CLIENT, CREDENTIALS, CONFIGURED, CONNECTIONS)
 PROBE_POD = "etcd-probe"
 POD_READY_TIMEOUT_S = 60.0
 MAX_PROBLEMS_SHOWN = 6
+_LOOPBACKS = ("127.0.0.1", "localhost", "[::1]")
 _FIND_POD_PROCESS = (
     'for f in /proc/[0-9]*/cgroup; do grep -qE "$1" "$f" 2>/dev/null && '
     '{ p=${f#/proc/}; echo "${p%/cgroup}"; exit 0; }; done; exit 3'
@@ -60,66 +80,92 @@ def check_only_apiserver_talks_to_etcd(ctx: CheckContext) -> None:
     Raises:
         GuaranteeViolated: naming the etcd member, the client (process,
             pod or identity) and the evidence (answer, flag, connection).
-        CheckSkipped: etcd is hidden, or after the API-only views passed
-            when node access is missing.
+        CheckSkipped: no part could be observed (etcd hidden, no node
+            access and no answer from the runner).
     """
-    urls = _etcd_urls(ctx)
-    nodes = ctx.nodes
-    problems: list[str] = []
-    unseen: list[str] = []
-    if nodes is not None:
-        problems += _live_clients(ctx, nodes, urls)
-    else:
-        problems += _static_pod_flags(ctx)
-        unseen.append("process and connection scans need node access")
-    probes = [probe.from_runner(u) for u in urls]
-    if nodes is not None:
-        probes += _probes_from_pod(ctx, nodes, urls, unseen)
-        probes += _probes_with_credentials(ctx, nodes, urls, unseen)
-    else:
-        unseen.append("pod-side and credential probes need node access")
-    ctx.evidence("etcd probes", [p.describe() for p in probes])
-    accepted = [p for p in probes if p.verdict == "accepted"]
-    ctx.measure(
-        "etcd requests answered for non-apiserver clients",
-        len(accepted),
-        "requests",
-        bound=0,
-    )
-    problems += [
-        f"etcd {_member(ctx, p.url)} answered {p.identity} from "
-        f"{p.source} ({p.detail})"
-        for p in accepted
-    ]
-    if problems:
-        shown = problems[:MAX_PROBLEMS_SHOWN]
-        more = len(problems) - len(shown)
-        tail = f"; and {more} more" if more > 0 else ""
-        raise violated(STEP, "; ".join(shown) + tail)
-    if unseen:
-        ctx.evidence("not observed", unseen)
-        why = ctx.nodes_unavailable if nodes is None else "see evidence"
-        raise CheckSkipped(
-            f"{STEP}: what could be seen passed, but {'; '.join(unseen)} "
-            f"({why})"
+    urls = _EtcdUrls(ctx)
+    with ctx.part(CERTIFICATES) as part:
+        _judge_probes(ctx, part, [probe.from_runner(u) for u in urls()])
+    with ctx.part(ROGUE_CLIENT) as part:
+        _judge_probes(ctx, part, _probes_from_pod(ctx, urls()))
+    with ctx.part(CREDENTIALS) as part:
+        _judge_probes(ctx, part, *_probes_with_credentials(ctx, urls()))
+    with ctx.part(CONFIGURED) as part:
+        found = _configured_clients(ctx, urls)
+        ctx.measure(
+            "non-apiserver processes configured for etcd",
+            len(found),
+            "processes",
+            bound=0,
         )
+        _findings(part, found)
+    with ctx.part(CONNECTIONS) as part:
+        _findings(part, live_connections(ctx, urls.known()))
+    ctx.conclude(STEP)
+
+
+class _EtcdUrls:
+    """etcd's client URLs, found once when a part first needs them.
+
+    From the topology, else (with node access) from etcd's own
+    ``--advertise-client-urls`` and the API servers' ``--etcd-servers``
+    on the control-plane nodes (external etcd shows only there).
+    """
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self._ctx = ctx
+        self._urls: list[str] | None = None
+
+    def __call__(self) -> list[str]:
+        """The URLs.
+
+        Raises:
+            CheckSkipped: they are unknown.
+        """
+        if self._urls is None:
+            self._urls = _etcd_urls(self._ctx)
+        if not self._urls:
+            topo = self._ctx.topology
+            raise CheckSkipped(
+                f"etcd's client URLs are unknown ({topo.etcd_source}, "
+                f"control plane {topo.control_plane_mode})"
+            )
+        return self._urls
+
+    def known(self) -> list[str]:
+        """The URLs, or none when unknown (for parts that can do
+        without)."""
+        try:
+            return self()
+        except CheckSkipped:
+            return []
 
 
 def _etcd_urls(ctx: CheckContext) -> list[str]:
     if ctx.topology.etcd_members:
         return list(ctx.topology.etcd_members)
-    if ctx.nodes is not None and ctx.topology.control_planes:
-        found = set()
-        for comp in etcd_processes(ctx.nodes, ctx.topology).values():
-            for url in (comp.flag("advertise-client-urls") or "").split(","):
-                if url:
-                    found.add(url)
-        if found:
-            return sorted(found)
-    raise CheckSkipped(
-        f"{STEP}: etcd's client URLs are unknown ({ctx.topology.etcd_source}"
-        f", control plane {ctx.topology.control_plane_mode})"
-    )
+    if ctx.nodes is None:
+        return []
+    found: set[str] = set()
+    for info in ctx.topology.control_planes:
+        for comp in components(ctx.nodes, info.name):
+            if comp.name == "etcd":
+                found |= _split(comp.flag("advertise-client-urls"))
+            elif comp.name == "kube-apiserver":
+                servers = _split(comp.flag("etcd-servers"))
+                found |= {_on(url, info.internal_ip) for url in servers}
+    return sorted(found)
+
+
+def _on(url: str, host: str | None) -> str:
+    """``url`` with a loopback host replaced by the node's address."""
+    for loopback in _LOOPBACKS if host else ():
+        url = url.replace(f"//{loopback}:", f"//{host}:")
+    return url
+
+
+def _split(urls: str | None) -> set[str]:
+    return {u.strip() for u in (urls or "").split(",") if u.strip()}
 
 
 def _member(ctx: CheckContext, url: str) -> str:
@@ -130,40 +176,120 @@ def _member(ctx: CheckContext, url: str) -> str:
     return url
 
 
-def _live_clients(
-    ctx: CheckContext, nodes: NodeAccess, urls: list[str]
-) -> list[str]:
-    """(c) and (d): configured and connected clients that persist."""
-    names = [n.name for n in ctx.topology.nodes]
-    members = etcd_processes(nodes, ctx.topology)
-    member_ips = [urlsplit(u).hostname or "" for u in urls]
+def _findings(part: Part, found: Iterable[str]) -> None:
+    """Findings of a part, the first few by name and the rest counted."""
+    found = list(found)
+    for text in found[:MAX_PROBLEMS_SHOWN]:
+        part.finding(text)
+    more = len(found) - MAX_PROBLEMS_SHOWN
+    if more > 0:
+        part.finding(f"and {more} more ({part.name})")
 
+
+def _judge_probes(
+    ctx: CheckContext,
+    part: Part,
+    probes: list[probe.Probe],
+    untried: Iterable[str] = (),
+) -> None:
+    """Judge one probing part; nothing answered makes it unobserved."""
+    untried = list(untried)
+    verdict = probe.judge(probes, untried, lambda u: _member(ctx, u))
+    ctx.evidence(
+        f"etcd probes ({part.name})",
+        [p.describe() for p in probes] + untried,
+    )
+    ctx.measure(
+        f"etcd probes answered ({part.name})", verdict.answered, "probes"
+    )
+    ctx.measure(
+        f"etcd probes unanswered ({part.name})",
+        len(verdict.unanswered),
+        "probes",
+    )
+    ctx.measure(
+        f"etcd requests answered for non-apiserver clients ({part.name})",
+        len(verdict.findings),
+        "requests",
+        bound=0,
+    )
+    _findings(part, verdict.findings)
+    if verdict.unobserved:
+        raise CheckSkipped(verdict.unobserved)
+
+
+def _configured_clients(ctx: CheckContext, urls: _EtcdUrls) -> list[str]:
+    """Processes (or, without node access, static pods) other than
+    kube-apiserver and etcd configured with etcd endpoints."""
+    if ctx.nodes is None:
+        return _static_pod_flags(ctx)
+    nodes = ctx.nodes
+    names = [n.name for n in ctx.topology.nodes]
+    known = urls.known()
+    first, second = clients.sample_twice(
+        lambda: clients.configured_clients(nodes, names, known)
+    )
+    return [str(f) for f in clients.persistent(first, second)]
+
+
+def live_connections(ctx: CheckContext, known: list[str]) -> list[str]:
+    """Connections to etcd's ports that persist, on every member that
+    runs on a node.
+
+    Raises:
+        CheckSkipped: no node access, or no etcd member on any node.
+    """
+    nodes = ctx.require_nodes(f"{CONNECTIONS} need node access")
+    members = etcd_processes(nodes, ctx.topology)
+    if not members:
+        where = ", ".join(_member(ctx, u) for u in known) or "unknown hosts"
+        raise CheckSkipped(
+            "no etcd process on any control-plane node: etcd is external "
+            f"({where}) and its connections are beyond node access"
+        )
+    seen_ips = {n.internal_ip for n in ctx.topology.nodes if n.name in members}
+    unseen = [u for u in known if urlsplit(u).hostname not in seen_ips]
+    ctx.measure(
+        "etcd members whose connections were not observed",
+        len(unseen),
+        "members",
+    )
+    if unseen:
+        ctx.evidence(f"etcd members not observed ({CONNECTIONS})", unseen)
+    member_ips = [urlsplit(u).hostname or "" for u in known]
+    ports = clients.Ports.of(next(iter(members.values())), member_ips)
     tables: list[str] = []
 
     def scan() -> list[clients.Finding]:
-        found = clients.configured_clients(nodes, names, urls)
-        if members:
-            etcd = next(iter(members.values()))
-            ports = clients.Ports.of(etcd, member_ips)
-            sample = clients.ConnectionSample(nodes, ctx)
-            found += clients.unexpected_connections(sample, members, ports)
-            tables.append(clients.connection_table(sample, members, ports))
+        sample = clients.ConnectionSample(nodes, ctx)
+        found = clients.unexpected_connections(sample, members, ports)
+        tables.append(clients.connection_table(sample, members, ports))
         return found
 
     first, second = clients.sample_twice(scan)
     ctx.evidence(
-        "etcd connection table (node, local, remote, client)",
-        tables[-1] if tables else "no etcd member on a visible node",
+        "etcd connection table (node, local, remote, client)", tables[-1]
     )
     found = clients.persistent(first, second)
-    ctx.measure("non-apiserver etcd clients", len(found), "clients", bound=0)
+    ctx.measure(
+        "non-apiserver connections to etcd", len(found), "connections", 0
+    )
     return [str(f) for f in found]
 
 
 def _static_pod_flags(ctx: CheckContext) -> list[str]:
-    """(c) without node access: the control-plane pods' specs."""
+    """Configured clients without node access: the control-plane pods'
+    specs.
+
+    Raises:
+        CheckSkipped: the control plane does not run as static pods.
+    """
     if ctx.topology.control_plane_mode != "static-pods":
-        return []
+        raise CheckSkipped(
+            f"process scans need node access ({ctx.nodes_unavailable}) and "
+            f"the control plane runs as {ctx.topology.control_plane_mode}, "
+            "not as static pods whose specs the API shows"
+        )
     pods = ctx.cluster.core().list_namespaced_pod("kube-system").items
     found = []
     for pod in pods:
@@ -180,16 +306,15 @@ def _static_pod_flags(ctx: CheckContext) -> list[str]:
     return found
 
 
-def _probes_from_pod(
-    ctx: CheckContext,
-    nodes: NodeAccess,
-    urls: list[str],
-    unseen: list[str],
-) -> list[probe.Probe]:
-    """(a) from a plain pod's network namespace on a worker."""
+def _probes_from_pod(ctx: CheckContext, urls: list[str]) -> list[probe.Probe]:
+    """The rogue client: a plain pod's network namespace on a worker.
+
+    Raises:
+        CheckSkipped: no node access, or no worker to run the pod on.
+    """
+    nodes = ctx.require_nodes(f"{ROGUE_CLIENT} needs node access")
     if not ctx.topology.workers:
-        unseen.append("there is no worker to start a probe pod on")
-        return []
+        raise CheckSkipped("there is no worker to start a probe pod on")
     worker = ctx.topology.workers[0].name
     core = ctx.cluster.core()
     workloads.ensure_service_account(core, ctx.namespace)
@@ -228,35 +353,35 @@ def _pod_process(nodes: NodeAccess, node: str, pod: client.V1Pod) -> int:
 
 
 def _probes_with_credentials(
-    ctx: CheckContext,
-    nodes: NodeAccess,
-    urls: list[str],
-    unseen: list[str],
-) -> list[probe.Probe]:
-    """(b) the kubelet's and controller-manager's identities, from the
-    runner."""
+    ctx: CheckContext, urls: list[str]
+) -> tuple[list[probe.Probe], list[str]]:
+    """The kubelet's and controller-manager's identities, from the
+    runner; with the identities that could not be tried, and why.
+
+    Raises:
+        CheckSkipped: no node access to read their kubeconfigs.
+    """
+    nodes = ctx.require_nodes(f"{CREDENTIALS} need node access")
     order = [n.name for n in ctx.topology.workers] + [
         n.name for n in ctx.topology.control_planes
     ]
-    probes = []
+    probes: list[probe.Probe] = []
+    untried: list[str] = []
     for component, default in _CREDENTIALS:
         comp = _first_component(nodes, order, component)
         if comp is None:
-            unseen.append(f"no {component} process to take credentials from")
+            untried.append(f"no {component} process to take credentials from")
             continue
         view = component_kubeconfig(nodes, comp, default)
         if view is None or not (view.cert_pem and view.key_pem):
-            unseen.append(f"{component} on {comp.node} has no client cert")
+            untried.append(f"{component} on {comp.node} has no client cert")
             continue
         identity = f"{component}'s certificate from {comp.node}"
-        tried = [
+        probes += [
             probe.from_runner(u, identity, view.cert_pem, view.key_pem)
             for u in urls
         ]
-        if all(p.verdict == "unreachable" for p in tried):
-            unseen.append(f"etcd is unreachable from the runner ({identity})")
-        probes += tried
-    return probes
+    return probes, untried
 
 
 def _first_component(
