@@ -77,15 +77,21 @@ def fake_cluster(core=None):
 
 
 class FakeNodes:
-    """NodeAccess whose nodes run the given processes (argv lists)."""
+    """NodeAccess whose nodes run the given processes (argv lists; PIDs
+    from 100 in order), host services unless ``cgroups`` says otherwise."""
 
     kind = "fake"
 
-    def __init__(self, processes, files=None):
+    def __init__(self, processes, files=None, cgroups=None):
         self.processes = processes
         self.files = files or {}
+        self.cgroups = cgroups or {}
 
     def run(self, node, argv, timeout_s=60.0):
+        if argv[0] == "cat":
+            pid = int(argv[1].split("/")[2])
+            text = self.cgroups.get((node, pid), "0::/system.slice/x.service")
+            return subprocess.CompletedProcess(argv, 0, text + "\n", "")
         lines = [
             f"{100 + i} " + "\x1f".join(a) + "\x1f"
             for i, a in enumerate(self.processes.get(node, []))

@@ -77,6 +77,22 @@ def test_a_node_running_an_apiserver_or_etcd_static_pod_is_a_master():
     assert found == {"cp2": ["etcd pod", "kube-apiserver pod"]}
 
 
+def test_a_kube_apiserver_in_a_pod_does_not_make_its_node_a_master(
+    monkeypatch,
+):
+    """A hosted tenant control plane runs kube-apiserver in ordinary pods
+    on workers; a static pod shows in kube-system instead."""
+    tenant = "0::/kubepods.slice/kubepods-burstable.slice/cri-containerd-1"
+    nodes = FakeNodes(
+        {"w1": [["/usr/local/bin/kube-apiserver"]], "cp1": [["/bin/etcd"]]},
+        cgroups={("w1", 100): tenant},
+    )
+    ctx = context(nodes=nodes)
+    assert masters._master_processes(ctx, ["cp1", "w1"]) == {"cp1": ["etcd"]}
+    assert masters.in_container("12:pids:/kubepods/burstable/pod1/abc")
+    assert not masters.in_container("0::/system.slice/etcd.service")
+
+
 def test_the_suites_own_pods_are_not_applications():
     pods = [
         pod("app", "cp1", namespace="shop"),

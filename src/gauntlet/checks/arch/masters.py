@@ -19,6 +19,7 @@ from kubernetes import client
 from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.cluster import workloads
 from gauntlet.cluster.discovery import CONTROL_PLANE_LABELS, MIRROR_ANNOTATION
+from gauntlet.errors import ClusterOperationFailed
 from gauntlet.nodes.helper_pods import NAMESPACE as HELPER_NAMESPACE
 from gauntlet.nodes.helper_pods import RUN_LABEL
 from gauntlet.observe import objects
@@ -156,7 +157,11 @@ def _master_workload(pod: client.V1Pod) -> str | None:
 def _master_processes(
     ctx: CheckContext, nodes: list[str]
 ) -> dict[str, list[str]]:
-    """Node -> the kube-apiserver and etcd processes running on it.
+    """Node -> the kube-apiserver and etcd host services running on it.
+
+    Containers are left out: a static pod shows as a kube-system pod, and
+    a kube-apiserver in an ordinary pod (a hosted tenant control plane)
+    does not make its node a master.
 
     Raises:
         CheckSkipped: no node access.
@@ -164,14 +169,28 @@ def _master_processes(
     access = ctx.require_nodes(PROCESS_PART)
     found: dict[str, list[str]] = {}
     for node in sorted(nodes):
-        names = [
-            c.name
-            for c in components(access, node)
-            if c.name in MASTER_WORKLOADS
-        ]
-        if names:
-            found[node] = names
+        for comp in components(access, node):
+            if comp.name not in MASTER_WORKLOADS:
+                continue
+            cgroup = access.run(node, ["cat", f"/proc/{comp.pid}/cgroup"])
+            if cgroup.returncode != 0:
+                if "No such file" in cgroup.stderr:
+                    continue  # it exited since the listing
+                raise ClusterOperationFailed(
+                    "read",
+                    f"cgroup of {comp.name} pid {comp.pid}",
+                    node,
+                    cgroup.stderr.strip(),
+                )
+            if not in_container(cgroup.stdout):
+                found.setdefault(node, []).append(comp.name)
     return found
+
+
+def in_container(cgroup: str) -> bool:
+    """Whether ``/proc/<pid>/cgroup`` puts a process in a pod's cgroup
+    (``kubepods`` with the cgroupfs and the systemd drivers alike)."""
+    return "kubepods" in cgroup
 
 
 def _application_pods(ctx: CheckContext, part: Part, masters: set[str]) -> None:
