@@ -2,7 +2,7 @@
 by one API server of three, and also when node access is impossible."""
 
 import pytest
-from arch_sabotage import allow_anonymous_reads_on, wait_anonymous_answered
+from front_sabotage import allow_anonymous_reads_on, wait_anonymous_answered
 from kubernetes import client
 
 from gauntlet.checks.arch._apiservers import api_servers

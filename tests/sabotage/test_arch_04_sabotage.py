@@ -4,7 +4,7 @@ master stripped of label and taint (found by what runs on it)."""
 import secrets
 
 import pytest
-from arch_sabotage import strip_control_plane_role
+from front_sabotage import strip_control_plane_role
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 

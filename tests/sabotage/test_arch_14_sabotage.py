@@ -2,7 +2,8 @@
 scheduler that runs without leader election."""
 
 import pytest
-from arch_sabotage import start_unelected_scheduler, stop_on_control_planes
+from arch_sabotage import stop_on_control_planes
+from front_sabotage import start_unelected_scheduler
 
 from gauntlet.checks.arch.leases import check_one_active_leader_each
 from gauntlet.errors import GuaranteeViolated
