@@ -9,8 +9,8 @@ pytestmark = [pytest.mark.profile("gate")]
 
 @pytest.mark.guarantee("ARCH-02")
 def test_api_server_refuses_anonymous_invalid_and_unprivileged_requests(check):
-    """Guarantee: the API server MUST refuse anonymous reads and writes by
-    a ServiceAccount without RBAC, reject an invalid object with 422 without
-    storing it, and be the only server the nodes' kubelet and kube-proxy
-    talk to."""
+    """Guarantee: every API server, each asked at its own address, MUST
+    refuse anonymous reads and writes by a ServiceAccount without RBAC and
+    reject an invalid object with 422 without storing it, and it MUST be
+    the only server the nodes' kubelet and kube-proxy talk to."""
     check_api_server_is_the_front_door(check)

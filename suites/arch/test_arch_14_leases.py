@@ -14,5 +14,6 @@ def test_scheduler_and_controller_manager_leases_have_one_renewing_holder(
 ):
     """Guarantee: the kube-scheduler and kube-controller-manager Leases MUST
     each have one holder, running on its node, that renews within the
-    lease duration."""
+    lease duration, and MUST be the only active instance: no other runs
+    without leader election."""
     check_one_active_leader_each(check)

@@ -11,11 +11,11 @@ from gauntlet.checks.arch.health import (
 )
 from gauntlet.errors import GuaranteeViolated
 
-NODE, ADDRESS = "cp3", "10.250.0.13:6443"
+NODE, URL = "cp3", "https://10.250.0.13:6443"
 
 
 def _wait_api_server_ready(cluster):
-    server = ApiServer(NODE, ADDRESS)
+    server = ApiServer(NODE, URL)
     progress.wait_until(
         f"kube-apiserver on {NODE} ready",
         lambda: probe_api_server(cluster, server, "/readyz")[0] == 200,
@@ -36,7 +36,9 @@ def test_stopped_etcd_member_is_reported(
 
     message = str(caught.value)
     # A 500 listing "[-]etcd failed", or no answer while it gives up.
-    assert f"{NODE} ({ADDRESS}) /readyz answered" in message, message
+    assert f"kube-apiserver on {NODE} ({URL}) /readyz answered" in message, (
+        message
+    )
     assert f"etcd member {NODE} (" in message, message
     assert "is unhealthy" in message, message
 

@@ -1,10 +1,14 @@
-"""ARCH-14 catches a scheduler Lease that nobody renews."""
+"""ARCH-14 catches a scheduler Lease that nobody renews, and a second
+scheduler that runs without leader election."""
 
 import pytest
 from arch_sabotage import stop_on_control_planes
+from front_sabotage import start_unelected_scheduler
 
 from gauntlet.checks.arch.leases import check_one_active_leader_each
 from gauntlet.errors import GuaranteeViolated
+
+ROGUE_NODE = "cp1"
 
 
 def test_unrenewed_scheduler_lease_is_reported(
@@ -26,6 +30,26 @@ def test_unrenewed_scheduler_lease_is_reported(
         f"{lease} held by {holder} was not renewed for" in message
         or f"{lease} has no holder" in message
     ), message
+    assert "kube-controller-manager" not in message, message
+
+    restore.close()
+    check_one_active_leader_each(lab_check)
+
+
+def test_second_scheduler_without_leader_election_is_reported(
+    faults, lab_check, restore
+):
+    pid = start_unelected_scheduler(faults, ROGUE_NODE, restore)
+
+    with pytest.raises(GuaranteeViolated) as caught:
+        check_one_active_leader_each(lab_check)
+
+    message = str(caught.value)
+    assert "kube-scheduler has 2 active instances: " in message, message
+    assert (
+        f"kube-scheduler pid {pid} on {ROGUE_NODE} without leader election "
+        "(--leader-elect=false)"
+    ) in message, message
     assert "kube-controller-manager" not in message, message
 
     restore.close()

@@ -1,99 +1,145 @@
 """ARCH-02: the API server is the front door and validates everything.
 
-Four views: an anonymous read of pods is refused (401/403, with the CA
-verified); an invalid object is rejected with 422 and not stored; a
-ServiceAccount without any RBAC is denied a write (its token comes from
-the TokenRequest API); every node's kubelet and kube-proxy kubeconfig
-points at an API server endpoint, never at etcd (node access).
+Four parts, the first three asked of every API server at its own address
+and of the front door (the kubeconfig's server): an anonymous read of
+pods is refused (401/403, with the CA verified); an invalid object is
+rejected with 422 and not stored; a ServiceAccount without any RBAC is
+denied a write (its token comes from the TokenRequest API). The fourth
+needs node access: every node's kubelet and kube-proxy kubeconfig points
+at an API server endpoint, never at etcd.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.arch import _node_agents
+from gauntlet.checks.arch._apiservers import (
+    Answer,
+    ApiServer,
+    api_pool,
+    api_servers,
+    ask,
+    front_door,
+    labels,
+    sort_answers,
+)
+from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster
-from gauntlet.observe.host import (
-    ETCD_CLIENT_PORT,
-    ETCD_PEER_PORT,
-    component_kubeconfig,
-    components,
-)
+from gauntlet.observe.endpoints import endpoint_client
 
 STEP = "the API server is the front door"
+ANONYMOUS_PART = "anonymous requests"
+INVALID_PART = "invalid object"
+WRITE_PART = "write without RBAC"
+AGENTS_PART = _node_agents.PART
 ANONYMOUS_PATH = "/api/v1/namespaces/default/pods"
 INVALID_DEPLOYMENT = "kg-invalid-replicas"
 NO_RBAC_ACCOUNT = "kg-no-rbac"
+NO_RBAC_CONFIGMAP = "kg-written-without-rbac"
 TOKEN_LIFETIME_S = 600
 BOOTSTRAP_LABEL = "kubernetes.io/bootstrapping"
-REQUEST_TIMEOUT_S = 10.0
-API_PORTS = frozenset({443, 6443})
+REFUSED_ANONYMOUS = frozenset({401, 403})
 ANONYMOUS_SUBJECTS = frozenset(
     {("User", "system:anonymous"), ("Group", "system:unauthenticated")}
-)
-_KUBECONFIGS = (
-    ("kubelet", "/etc/kubernetes/kubelet.conf"),
-    ("kube-proxy", "/etc/kubernetes/kube-proxy.conf"),
 )
 
 
 def check_api_server_is_the_front_door(ctx: CheckContext) -> None:
-    """Anonymous and unprivileged writes are refused, invalid objects are
-    rejected unstored, and node agents talk to the API server only.
+    """Anonymous and unprivileged writes are refused and invalid objects
+    rejected unstored by every API server; node agents talk to the API
+    server only.
 
     Raises:
-        GuaranteeViolated: naming the request and its answer, the
-            bindings that grant it, or the node, agent and server.
-        CheckSkipped: after the API views passed, when the kubeconfig
-            view needs node access that is missing.
+        GuaranteeViolated: naming the request, the API servers (node and
+            URL) that answered it and the bindings that grant it, or the
+            node, agent and server.
+        CheckSkipped: no part could be observed.
     """
-    problems = _anonymous_read(ctx)
-    problems += _invalid_object(ctx)
-    problems += _unprivileged_write(ctx)
-    problems += _node_kubeconfigs(ctx)
-    ctx.measure("front-door breaches", len(problems), "breaches", bound=0)
-    if problems:
-        raise violated(STEP, "; ".join(problems))
-    if ctx.nodes is None:
-        raise CheckSkipped(
-            f"{STEP}: the API refused what it must, but the nodes' "
-            f"kubeconfigs cannot be read: {ctx.nodes_unavailable}"
-        )
+    servers = front_door(ctx.cluster, api_servers(ctx.cluster, ctx.topology))
+    with ctx.part(ANONYMOUS_PART) as part:
+        _anonymous_read(ctx, part, servers)
+    with ctx.part(INVALID_PART) as part:
+        _invalid_object(ctx, part, servers)
+    with ctx.part(WRITE_PART) as part:
+        _unprivileged_write(ctx, part, servers)
+    with ctx.part(AGENTS_PART) as part:
+        _node_agents.judge_node_agents(ctx, part)
+    breaches = sum(len(p.findings) for p in ctx.parts)
+    ctx.measure("front-door breaches", breaches, "breaches", bound=0)
+    ctx.conclude(STEP)
 
 
 def anonymous_pool(cluster: Cluster) -> urllib3.PoolManager:
-    """HTTP without any credential, verifying the cluster's CA."""
-    cfg = cluster.api.configuration
-    kwargs: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
-    if cfg.verify_ssl:
-        kwargs = {"cert_reqs": "CERT_REQUIRED", "ca_certs": cfg.ssl_ca_cert}
-        if cfg.tls_server_name:
-            kwargs["server_hostname"] = cfg.tls_server_name
-    return urllib3.PoolManager(
-        timeout=REQUEST_TIMEOUT_S, retries=False, **kwargs
-    )
+    """HTTPS without any credential, verifying the cluster's CA."""
+    return api_pool(cluster, credentials=False)
 
 
-def _anonymous_read(ctx: CheckContext) -> list[str]:
+def judge_answers(
+    ctx: CheckContext,
+    part: Part,
+    what: str,
+    answers: Mapping[ApiServer, Answer],
+    expected: frozenset[int],
+    explain: Callable[[], str],
+) -> None:
+    """One finding per unexpected status naming the servers that gave it;
+    a server without an answer is an unobserved part of its own.
+
+    Raises:
+        CheckSkipped: no server answered at all.
+    """
+    found = sort_answers(answers, expected)
+    silent = sorted(found.unanswered.items(), key=lambda kv: kv[0].url)
+    if not found.expected and not found.unexpected:
+        raise CheckSkipped(
+            f"{what}: no API server answered: "
+            + "; ".join(f"{s.label}: {why}" for s, why in silent)
+        )
+    for server, why in silent:
+        ctx.unobserved(f"{part.name} at {server.name}", f"no answer: {why}")
+    if found.unexpected:
+        why = explain()
+        for status, servers in sorted(found.unexpected.items()):
+            part.finding(
+                f"{what} answered HTTP {status} at {labels(servers)} ({why})"
+            )
+
+
+def _anonymous_read(
+    ctx: CheckContext, part: Part, servers: list[ApiServer]
+) -> None:
     with anonymous_pool(ctx.cluster) as pool:
-        resp = pool.request("GET", ctx.cluster.server + ANONYMOUS_PATH)
+        answers = {s: ask(pool, s, "GET", ANONYMOUS_PATH) for s in servers}
     ctx.evidence(
-        "anonymous request", f"GET {ANONYMOUS_PATH} -> HTTP {resp.status}"
+        "anonymous request",
+        {
+            s.label: f"GET {ANONYMOUS_PATH} -> {a.status}"
+            for s, a in answers.items()
+        },
     )
-    if resp.status in (401, 403):
-        return []
-    granted = _bindings_for(ctx, ANONYMOUS_SUBJECTS)
-    return [
-        f"anonymous GET {ANONYMOUS_PATH} answered HTTP {resp.status} "
-        f"(granted by {', '.join(granted) or 'no binding found'})"
-    ]
+
+    def granted() -> str:
+        found = _bindings_for(ctx, ANONYMOUS_SUBJECTS)
+        if not found:
+            return "no RBAC binding grants it"
+        return f"granted by {', '.join(found)}"
+
+    judge_answers(
+        ctx,
+        part,
+        f"anonymous GET {ANONYMOUS_PATH}",
+        answers,
+        REFUSED_ANONYMOUS,
+        granted,
+    )
 
 
 def _bindings_for(
@@ -103,8 +149,8 @@ def _bindings_for(
     rbac = ctx.cluster.rbac()
     found = []
     for crb in rbac.list_cluster_role_binding().items:
-        labels = (crb.metadata.labels if crb.metadata else None) or {}
-        if labels.get(BOOTSTRAP_LABEL) == "rbac-defaults":
+        labels_ = (crb.metadata.labels if crb.metadata else None) or {}
+        if labels_.get(BOOTSTRAP_LABEL) == "rbac-defaults":
             continue  # the API server's own defaults (public-info-viewer)
         if _names_any(crb.subjects, subjects):
             role = crb.role_ref.name
@@ -131,47 +177,78 @@ def _names_any(
     )
 
 
-def _invalid_object(ctx: CheckContext) -> list[str]:
-    apps, ns = ctx.cluster.apps(), ctx.namespace
-    body: Any = {
+def invalid_deployment(name: str, image: str) -> dict[str, Any]:
+    """A Deployment with ``replicas: -1``: validation must refuse it."""
+    return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": INVALID_DEPLOYMENT},
+        "metadata": {"name": name},
         "spec": {
             "replicas": -1,
-            "selector": {"matchLabels": {"app": INVALID_DEPLOYMENT}},
+            "selector": {"matchLabels": {"app": name}},
             "template": {
-                "metadata": {"labels": {"app": INVALID_DEPLOYMENT}},
-                "spec": {
-                    "containers": [{"name": "c", "image": ctx.images.workload}]
-                },
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": image}]},
             },
         },
     }
-    status: int | str
-    try:
-        apps.create_namespaced_deployment(ns, body)
-        status = "201 Created"
-    except ApiException as exc:
-        status = int(exc.status or 0)
-    problems = []
-    if status != 422:
-        problems.append(
-            f"a Deployment with replicas -1 got {status}, not 422 Invalid"
-        )
-    try:
-        apps.read_namespaced_deployment(INVALID_DEPLOYMENT, ns)
-        problems.append(
-            f"the invalid Deployment {ns}/{INVALID_DEPLOYMENT} was stored"
-        )
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-    ctx.evidence("invalid object", f"create replicas=-1 -> {status}")
-    return problems
 
 
-def _unprivileged_write(ctx: CheckContext) -> list[str]:
+def _invalid_object(
+    ctx: CheckContext, part: Part, servers: list[ApiServer]
+) -> None:
+    ns = ctx.namespace
+    names = {s: f"{INVALID_DEPLOYMENT}-{i}" for i, s in enumerate(servers)}
+    answers = {
+        s: _create_through(ctx.cluster, s, ns, names[s], ctx.images.workload)
+        for s in servers
+    }
+    ctx.evidence(
+        "invalid object",
+        {
+            s.label: f"create replicas=-1 -> {a.status}"
+            for s, a in answers.items()
+        },
+    )
+    judge_answers(
+        ctx,
+        part,
+        "a Deployment with replicas -1",
+        answers,
+        frozenset({422}),
+        lambda: "not 422 Invalid",
+    )
+    apps = ctx.cluster.apps()
+    for server, name in names.items():
+        try:
+            apps.read_namespaced_deployment(name, ns)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            continue
+        part.finding(
+            f"the invalid Deployment {ns}/{name} sent to {server.label} "
+            "was stored"
+        )
+
+
+def _create_through(
+    cluster: Cluster, server: ApiServer, ns: str, name: str, image: str
+) -> Answer:
+    body: Any = invalid_deployment(name, image)  # a dict, not a model
+    with endpoint_client(cluster, server.url) as api:
+        try:
+            client.AppsV1Api(api).create_namespaced_deployment(ns, body)
+        except ApiException as exc:
+            return Answer(int(exc.status or 0), str(exc.reason))
+        except urllib3.exceptions.HTTPError as exc:
+            return Answer(None, f"{type(exc).__name__}: {exc}"[:300])
+    return Answer(201, "Created")
+
+
+def _unprivileged_write(
+    ctx: CheckContext, part: Part, servers: list[ApiServer]
+) -> None:
     core, ns = ctx.cluster.core(), ctx.namespace
     workloads.ensure_service_account(core, ns, NO_RBAC_ACCOUNT)
     request = client.AuthenticationV1TokenRequest(
@@ -183,29 +260,29 @@ def _unprivileged_write(ctx: CheckContext) -> list[str]:
         NO_RBAC_ACCOUNT, ns, request
     )
     token = issued.status.token if issued.status else ""
-    payload = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": "kg-written-without-rbac"},
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
     }
     path = f"/api/v1/namespaces/{ns}/configmaps"
+    answers = {}
     with anonymous_pool(ctx.cluster) as pool:
-        resp = pool.request(
-            "POST",
-            ctx.cluster.server + path,
-            body=json.dumps(payload).encode(),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-            },
-        )
+        for i, server in enumerate(servers):
+            payload = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"{NO_RBAC_CONFIGMAP}-{i}"},
+            }
+            body = json.dumps(payload).encode()
+            answers[server] = ask(pool, server, "POST", path, headers, body)
     ctx.evidence(
         "unprivileged write",
-        f"ServiceAccount {ns}/{NO_RBAC_ACCOUNT}: POST {path} -> "
-        f"HTTP {resp.status}",
+        {
+            s.label: f"ServiceAccount {ns}/{NO_RBAC_ACCOUNT}: POST {path} "
+            f"-> {a.status}"
+            for s, a in answers.items()
+        },
     )
-    if resp.status == 403:
-        return []
     subjects = frozenset(
         {
             ("ServiceAccount", f"{ns}:{NO_RBAC_ACCOUNT}"),
@@ -214,62 +291,18 @@ def _unprivileged_write(ctx: CheckContext) -> list[str]:
             ("Group", "system:authenticated"),
         }
     )
-    granted = _bindings_for(ctx, subjects)
-    return [
-        f"ServiceAccount {ns}/{NO_RBAC_ACCOUNT} without RBAC got HTTP "
-        f"{resp.status} for POST {path}, not 403 (bindings that may grant "
-        f"it: {', '.join(granted) or 'none found'})"
-    ]
 
+    def granted() -> str:
+        found = _bindings_for(ctx, subjects)
+        return "not 403; bindings that may grant it: " + (
+            ", ".join(found) or "none found"
+        )
 
-def _node_kubeconfigs(ctx: CheckContext) -> list[str]:
-    if ctx.nodes is None:
-        return []
-    api_ports = set(API_PORTS) | _api_ports(ctx)
-    etcd = {urlsplit(u).netloc for u in ctx.topology.etcd_members}
-    table, problems = [], []
-    for info in ctx.topology.nodes:
-        running = {c.name: c for c in components(ctx.nodes, info.name)}
-        for name, default in _KUBECONFIGS:
-            comp = running.get(name)
-            if comp is None:
-                table.append(f"{info.name}\t{name}\tnot running here")
-                continue
-            view = component_kubeconfig(ctx.nodes, comp, default)
-            server = view.server if view else ""
-            table.append(f"{info.name}\t{name}\t{server or 'no kubeconfig'}")
-            if view is None:
-                continue
-            where = urlsplit(server).netloc
-            if view.port in (ETCD_CLIENT_PORT, ETCD_PEER_PORT) or (
-                where in etcd
-            ):
-                problems.append(
-                    f"{name} on {info.name} points at etcd ({server}, "
-                    f"{view.path})"
-                )
-            elif view.port not in api_ports:
-                problems.append(
-                    f"{name} on {info.name} points at {server} "
-                    f"({view.path}), not an API server port "
-                    f"{sorted(api_ports)}"
-                )
-    ctx.evidence("node kubeconfig servers", "\n".join(table))
-    return problems
-
-
-def _api_ports(ctx: CheckContext) -> set[int]:
-    ports = set()
-    server = urlsplit(ctx.cluster.server)
-    if server.port:
-        ports.add(server.port)
-    slices = client.DiscoveryV1Api(
-        ctx.cluster.api
-    ).list_namespaced_endpoint_slice(
-        "default", label_selector="kubernetes.io/service-name=kubernetes"
+    judge_answers(
+        ctx,
+        part,
+        f"POST {path} by ServiceAccount {ns}/{NO_RBAC_ACCOUNT} without RBAC",
+        answers,
+        frozenset({403}),
+        granted,
     )
-    for item in slices.items:
-        for port in item.ports or []:
-            if port.port:
-                ports.add(int(port.port))
-    return ports

@@ -4,145 +4,122 @@
 directly (the ``kubernetes`` EndpointSlice's addresses and every
 control-plane node's address on that port), with the run's credentials
 and the cluster CA (host names are not checked: the servers are addressed
-by IP). etcd health comes from etcdctl on a control-plane node, for every
-member of the member list.
+by IP). etcd health comes from etcdctl, for every member of the member
+list. Two parts: a failing API server stays a failure when etcd cannot be
+observed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Mapping
 
-import urllib3
-from kubernetes import client
-
-from gauntlet.checks.arch._support import etcd_members_or_fail
-from gauntlet.checks.context import CheckContext, violated
+from gauntlet.checks.arch._apiservers import (
+    Answer,
+    ApiServer,
+    api_pool,
+    api_servers,
+    ask,
+    bearer,
+)
+from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.cluster.client import Cluster
 
+__all__ = [
+    "ApiServer",
+    "check_health_endpoints_are_green",
+    "health_findings",
+    "probe_api_server",
+]
+
 STEP = "health endpoints are green"
+API_PART = "API server health"
+ETCD_PART = "etcd member health"
 ENDPOINTS = ("/readyz?verbose", "/livez?verbose")
-REQUEST_TIMEOUT_S = 5.0
-DEFAULT_API_PORT = 6443
-
-
-@dataclass(frozen=True)
-class ApiServer:
-    """One API server address, named after its node when known."""
-
-    name: str
-    address: str
-    """``host:port``."""
 
 
 def check_health_endpoints_are_green(ctx: CheckContext) -> None:
     """Every API server is ready and live; every etcd member healthy.
 
     Raises:
-        GuaranteeViolated: naming the API server (node, address), the
+        GuaranteeViolated: naming the API server (node and URL), the
             endpoint and its failing checks, or the etcd member and its
-            error.
-        CheckSkipped: after the API servers passed, when etcd cannot be
-            observed (no node access, hidden or external etcd).
+            error; also when the other part cannot be observed.
+        CheckSkipped: nothing could be observed.
     """
-    servers = api_servers(ctx)
-    problems, report = [], {}
-    with _pool(ctx.cluster) as pool:
-        for server in servers:
-            for path in ENDPOINTS:
-                status, body = _get(pool, ctx.cluster, server, path)
-                report[f"{server.name} {path}"] = f"{status}\n{body}"
-                if status != 200:
-                    failing = [
-                        line.strip()
-                        for line in body.splitlines()
-                        if line.startswith("[-]")
-                    ]
-                    detail = ", ".join(failing) or body.strip()[:200]
-                    problems.append(
-                        f"{server.name} ({server.address}) "
-                        f"{path.split('?')[0]} answered {status}: {detail}"
-                    )
-    ctx.evidence("API server health", report)
-    ctx.measure("API server health failures", len(problems), "", bound=0)
-    members = etcd_members_or_fail(ctx, STEP, problems)
-    ctx.evidence(
-        "etcd health",
-        {m.label: m.error or "healthy" for m in members},
-    )
-    sick = [m for m in members if not m.healthy]
-    ctx.measure("unhealthy etcd members", len(sick), "members", bound=0)
-    problems += [f"etcd member {m.label} is unhealthy: {m.error}" for m in sick]
-    if problems:
-        raise violated(STEP, "; ".join(problems))
-
-
-def api_servers(ctx: CheckContext) -> list[ApiServer]:
-    """The EndpointSlice's addresses and every control-plane node's."""
-    slices = client.DiscoveryV1Api(
-        ctx.cluster.api
-    ).list_namespaced_endpoint_slice(
-        "default", label_selector="kubernetes.io/service-name=kubernetes"
-    )
-    port, addresses = DEFAULT_API_PORT, set()
-    for item in slices.items:
-        for p in item.ports or []:
-            port = int(p.port or port)
-        for endpoint in item.endpoints or []:
-            addresses |= set(endpoint.addresses or [])
-    addresses |= {
-        n.internal_ip for n in ctx.topology.control_planes if n.internal_ip
-    }
-    if not addresses:
-        server = urlsplit(ctx.cluster.server)
-        return [ApiServer("the API server", str(server.netloc))]
-    names = {n.internal_ip: n.name for n in ctx.topology.nodes}
-    return [
-        ApiServer(names.get(ip, ip), f"{_host(ip)}:{port}")
-        for ip in sorted(addresses)
-    ]
+    with ctx.part(API_PART) as part:
+        _api_servers_health(ctx, part)
+    with ctx.part(ETCD_PART) as part:
+        _etcd_health(ctx, part)
+    ctx.conclude(STEP)
 
 
 def probe_api_server(
     cluster: Cluster, server: ApiServer, path: str
 ) -> tuple[int | str, str]:
     """One health request to one API server: (status, body)."""
-    with _pool(cluster) as pool:
-        return _get(pool, cluster, server, path)
+    with api_pool(cluster, credentials=True) as pool:
+        answer = ask(pool, server, "GET", path, bearer(cluster))
+    return answer.status or "no answer", answer.body
 
 
-def _host(ip: str) -> str:
-    return f"[{ip}]" if ":" in ip else ip
-
-
-def _pool(cluster: Cluster) -> urllib3.PoolManager:
-    cfg = cluster.api.configuration
-    kwargs: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
-    if cfg.verify_ssl:
-        kwargs = {
-            "cert_reqs": "CERT_REQUIRED",
-            "ca_certs": cfg.ssl_ca_cert,
-            "assert_hostname": False,
-        }
-    if cfg.cert_file and cfg.key_file:
-        kwargs |= {"cert_file": cfg.cert_file, "key_file": cfg.key_file}
-    return urllib3.PoolManager(
-        timeout=REQUEST_TIMEOUT_S, retries=False, **kwargs
-    )
-
-
-def _get(
-    pool: urllib3.PoolManager, cluster: Cluster, server: ApiServer, path: str
-) -> tuple[int | str, str]:
-    headers = {}
-    token = cluster.api.configuration.get_api_key_with_prefix("authorization")
-    if token:
-        headers["Authorization"] = token
-    try:
-        resp = pool.request(
-            "GET", f"https://{server.address}{path}", headers=headers
+def health_findings(
+    answers: Mapping[tuple[ApiServer, str], Answer],
+) -> list[str]:
+    """One finding per (server, endpoint) that did not answer 200, with
+    its failing checks (``[-]...`` lines) or the start of its body."""
+    problems = []
+    for (server, path), answer in answers.items():
+        if answer.status == 200:
+            continue
+        failing = [
+            line.strip()
+            for line in answer.body.splitlines()
+            if line.startswith("[-]")
+        ]
+        detail = ", ".join(failing) or answer.body.strip()[:200]
+        status = answer.status or "no answer"
+        problems.append(
+            f"{server.label} {path.split('?')[0]} answered {status}: {detail}"
         )
-    except urllib3.exceptions.HTTPError as exc:
-        return "no answer", f"{type(exc).__name__}: {exc}"[:300]
-    return resp.status, resp.data.decode(errors="replace")
+    return problems
+
+
+def _api_servers_health(ctx: CheckContext, part: Part) -> None:
+    servers = api_servers(ctx.cluster, ctx.topology)
+    if not servers:
+        raise CheckSkipped(
+            "no API server published in the kubernetes EndpointSlices "
+            "and no control-plane node visible"
+        )
+    headers = bearer(ctx.cluster)
+    with api_pool(ctx.cluster, credentials=True) as pool:
+        answers = {
+            (s, path): ask(pool, s, "GET", path, headers)
+            for s in servers
+            for path in ENDPOINTS
+        }
+    ctx.evidence(
+        "API server health",
+        {
+            f"{s.label} {path}": f"{a.status or 'no answer'}\n{a.body}"
+            for (s, path), a in answers.items()
+        },
+    )
+    problems = health_findings(answers)
+    ctx.measure("API server health failures", len(problems), "", bound=0)
+    for problem in problems:
+        part.finding(problem)
+
+
+def _etcd_health(ctx: CheckContext, part: Part) -> None:
+    members = ctx.etcd(ETCD_PART).members()
+    if not members:
+        raise CheckSkipped("etcd listed no members")
+    ctx.evidence(
+        "etcd health",
+        {m.label: m.error or "healthy" for m in members},
+    )
+    sick = [m for m in members if not m.healthy]
+    ctx.measure("unhealthy etcd members", len(sick), "members", bound=0)
+    for m in sick:
+        part.finding(f"etcd member {m.label} is unhealthy: {m.error}")

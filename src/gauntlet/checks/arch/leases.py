@@ -6,9 +6,13 @@ Their leader-election Leases in kube-system are read every
 holder, its ``renewTime`` must advance within ``leaseDurationSeconds``
 (renewals are compared with each other, never with this host's clock),
 and the holder must not change more than once (a flapping election). The
-holder identity ``<host>_<uuid>`` must name a node on which that component
-runs (a process through node access, else a Running pod). The renew
-interval is measured from the holder's own timestamps.
+renew interval is measured from the holder's own timestamps.
+
+A Lease cannot show an instance that runs without leader election, so a
+third part reads every running instance (processes on the control-plane
+nodes, pods in kube-system; see ``_instances``): more than one active
+instance is a finding naming node and process, and the holder identity
+``<host>_<uuid>`` must name a node on which that component runs.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from datetime import datetime
 
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.checks.context import CheckContext, violated
-from gauntlet.observe.host import components
+from gauntlet.checks.arch import _instances
+from gauntlet.checks.context import CheckContext, Part
 
 STEP = "exactly one active scheduler and controller-manager"
+INSTANCES_PART = "active instances"
 COMPONENTS = ("kube-scheduler", "kube-controller-manager")
 NAMESPACE = "kube-system"
 POLL_INTERVAL_S = 0.5
@@ -73,17 +78,17 @@ class LeaseWatch:
 
 
 def check_one_active_leader_each(ctx: CheckContext) -> None:
-    """Each Lease has one holder that renews and that runs.
+    """Each Lease has one holder that renews and that runs, and no other
+    instance is active beside it.
 
     Raises:
         GuaranteeViolated: naming the Lease, its holder and what is wrong
             (missing, no holder, not renewed within leaseDuration, holder
-            changing, holder not running).
+            changing, holder not running), or the node and process or pod
+            of an instance active beside the leader.
+        CheckSkipped: nothing could be observed.
     """
     watches = _observe(ctx)
-    problems = []
-    for w in watches:
-        problems += _judge(ctx, w)
     ctx.evidence(
         "leader leases",
         {
@@ -95,8 +100,20 @@ def check_one_active_leader_each(ctx: CheckContext) -> None:
             for w in watches
         },
     )
-    if problems:
-        raise violated(STEP, "; ".join(problems))
+    for w in watches:
+        with ctx.part(f"{w.name} lease") as part:
+            if w.interval_s is not None:
+                ctx.measure(
+                    f"{w.name} lease renew interval",
+                    w.interval_s,
+                    "s",
+                    w.duration_s,
+                )
+            for finding in lease_findings(w):
+                part.finding(finding)
+    with ctx.part(INSTANCES_PART) as part:
+        _judge_instances(ctx, part, watches)
+    ctx.conclude(STEP)
 
 
 def _observe(ctx: CheckContext) -> list[LeaseWatch]:
@@ -128,18 +145,14 @@ def _observe(ctx: CheckContext) -> list[LeaseWatch]:
         time.sleep(POLL_INTERVAL_S)
 
 
-def _judge(ctx: CheckContext, w: LeaseWatch) -> list[str]:
+def lease_findings(w: LeaseWatch) -> list[str]:
+    """What is wrong with one Lease as observed (pure)."""
     lease = f"Lease {NAMESPACE}/{w.name}"
     if w.missing:
         return [f"{lease} does not exist (no leader election)"]
     holder = w.holders[-1] if w.holders else ""
     if not holder:
         return [f"{lease} has no holder"]
-    interval = w.interval_s
-    if interval is not None:
-        ctx.measure(
-            f"{w.name} lease renew interval", interval, "s", w.duration_s
-        )
     problems = []
     if w.renewed == 0 or w.unrenewed_s > w.duration_s:
         problems.append(
@@ -153,27 +166,24 @@ def _judge(ctx: CheckContext, w: LeaseWatch) -> list[str]:
             f"{lease} changed holder {len(w.holders) - 1} times: "
             f"{', '.join(w.holders)}"
         )
-    running = _holder_runs(ctx, w.name, holder)
-    if running is False:
-        problems.append(f"{lease} holder {holder}: no {w.name} runs there")
     return problems
 
 
-def _holder_runs(ctx: CheckContext, component: str, holder: str) -> bool | None:
-    """Whether ``component`` runs on the holder's node; None if unknown."""
-    host = holder.split("_", 1)[0]
-    if host not in {n.name for n in ctx.topology.nodes}:
-        return None
-    if ctx.nodes is not None:
-        return any(c.name == component for c in components(ctx.nodes, host))
-    if ctx.topology.control_plane_mode != "static-pods":
-        return None  # host services are invisible without node access
-    pods = ctx.cluster.core().list_namespaced_pod(
-        NAMESPACE, field_selector=f"spec.nodeName={host}"
+def _judge_instances(
+    ctx: CheckContext, part: Part, watches: list[LeaseWatch]
+) -> None:
+    holders = {w.name: w.holders[-1] for w in watches if w.holders}
+    hosts = {h.split("_", 1)[0] for h in holders.values()}
+    instances, seen = _instances.survey(ctx, COMPONENTS, hosts)
+    ctx.evidence(
+        "scheduler and controller-manager instances",
+        "\n".join(i.described for i in instances),
     )
-    return any(
-        str(p.metadata.name if p.metadata else "").startswith(component)
-        and p.status is not None
-        and p.status.phase == "Running"
-        for p in pods.items
-    )
+    for component in COMPONENTS:
+        findings = _instances.active_findings(component, instances)
+        holder = holders.get(component, "")
+        findings += _instances.holder_findings(
+            component, holder, instances, seen
+        )
+        for finding in findings:
+            part.finding(finding)
