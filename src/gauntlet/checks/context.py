@@ -75,6 +75,9 @@ class CheckContext:
     measured: dict[str, float] = field(default_factory=dict)
     record_part: PartSink = field(default=lambda _p: None)
     parts: list[PartResult] = field(default_factory=list)
+    """Every part reported on this context, in order."""
+    _judged: int = field(default=0, repr=False)
+    """How many of ``parts`` an earlier ``conclude`` already judged."""
     _etcd: EtcdClient | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
@@ -119,7 +122,8 @@ class CheckContext:
             GuaranteeViolated: every finding of every part.
             CheckSkipped: no part could be observed (with the reasons).
         """
-        parts, self.parts = self.parts, []  # the next check starts afresh
+        parts = self.parts[self._judged :]  # this run of the check only
+        self._judged = len(self.parts)
         findings = [f for p in parts for f in p.findings]
         if findings:
             raise violated(step, "; ".join(findings))
