@@ -108,6 +108,14 @@ SETTINGS: tuple[Setting, ...] = (
         "ARCH-06: pods started to measure startup latency",
     ),
     Setting(
+        "observation.path_nodes",
+        "KUBE_GAUNTLET_PATH_NODES",
+        "count",
+        "16",
+        "ARCH-09, ARCH-16: nodes the data path is tried from; above it an "
+        "evenly spread sample, the rest named as unobserved",
+    ),
+    Setting(
         "images.workload",
         "KUBE_GAUNTLET_IMAGE_WORKLOAD",
         "text",
