@@ -2,7 +2,7 @@
 
 import pytest
 
-from gauntlet.checks.chaos.nodes import check_worker_partition
+from gauntlet.checks.chaos.worker_partition import check_worker_partition
 
 pytestmark = [
     pytest.mark.profile("gameday"),

@@ -19,7 +19,8 @@ def test_scheduler_and_controller_manager_leases_are_taken_over(
     check, ledger, settled
 ):
     """Guarantee: when the kube-scheduler or kube-controller-manager lease
-    holder stops, another instance MUST take the Lease within leaseDuration
-    + retryPeriod (+3 s) and work created meanwhile MUST be scheduled and
-    reconciled."""
+    holder stops, another instance MUST take the Lease within the
+    leaseDuration + retryPeriod it is configured with (read from the
+    command lines or the Lease, else the 15 s and 2 s defaults) and work
+    created meanwhile MUST be scheduled and reconciled."""
     check_leader_failover(check, ledger, settled)

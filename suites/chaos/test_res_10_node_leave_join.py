@@ -16,7 +16,7 @@ pytestmark = [
 @pytest.mark.usefixtures("workers_settled")
 def test_a_removed_worker_joins_again_ready_and_schedulable(check, ledger):
     """Guarantee: a worker that was drained, stopped and deleted MUST
-    register again Ready within 90 s of its kubelet's start and run a pod
-    pinned to it, while the workload on the other worker keeps answering
-    through its Service (95 %)."""
+    register again Ready within 60 s of its kubelet's start (the node
+    startup grace period) and run a pod pinned to it, while the workload
+    on the other worker keeps answering through its Service (95 %)."""
     check_leave_and_join(check, ledger)

@@ -11,7 +11,7 @@ import urllib3
 from arch_sabotage import RogueClient
 from kubernetes.client.exceptions import ApiException
 
-from gauntlet.checks.chaos.nodes import check_worker_partition
+from gauntlet.checks.chaos.worker_partition import check_worker_partition
 from gauntlet.cluster.client import Cluster
 from gauntlet.cluster.workloads import node_is_ready
 from gauntlet.errors import GuaranteeViolated

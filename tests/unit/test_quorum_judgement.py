@@ -1,7 +1,9 @@
 """PART-04's judgement of the writes in each window of stopped members."""
 
+import pytest
+
 from gauntlet.checks.chaos.quorum import GRACE_S, Window, _judge
-from gauntlet.checks.context import CheckContext, Images
+from gauntlet.checks.context import CheckContext, CheckSkipped, Images
 from gauntlet.observe.history import Operation
 
 
@@ -57,6 +59,10 @@ def test_a_write_acknowledged_beyond_the_tolerance_is_reported():
 
 def test_writes_in_flight_when_a_member_stops_are_not_judged():
     ops = [write(112.0 + GRACE_S / 2)]  # began within the grace period
-    assert _judge(ctx(), ops, WINDOW_TWO_DOWN, 3, 1) == [
-        "no write was even attempted with 2 of 3 down"
-    ]
+    with pytest.raises(CheckSkipped, match="no write was recorded with 2 of"):
+        _judge(ctx(), ops, WINDOW_TWO_DOWN, 3, 1)
+
+
+def test_a_window_without_writes_is_unobserved_never_a_pass():
+    with pytest.raises(CheckSkipped, match="the recorder did not run"):
+        _judge(ctx(), [], WINDOW_ONE_DOWN, 3, 1)

@@ -23,7 +23,11 @@ from kubernetes.stream import stream
 from websocket import WebSocketException
 
 from gauntlet.cluster.client import Cluster
-from gauntlet.errors import NodeAccessError, PermissionMissing
+from gauntlet.errors import (
+    ClusterOperationFailed,
+    NodeAccessError,
+    PermissionMissing,
+)
 from gauntlet.images import WORKLOAD_IMAGE
 
 __all__ = ["IMPOSSIBLE", "NAMESPACE", "HelperPods", "default_image"]
@@ -98,7 +102,10 @@ class HelperPods:
             )
         except ApiException as exc:
             if not _missing_service_account(exc):
-                raise _impossible("a privileged pod is refused", exc) from exc
+                what = "a privileged pod is refused"
+                if (exc.status or 0) >= 500:
+                    what = "creating a privileged pod (dry run)"
+                raise _impossible(what, exc) from exc
 
     def pod_for(self, node: str) -> str:
         """The name of a running helper pod on ``node``, made if needed."""
@@ -164,10 +171,20 @@ class HelperPods:
             ) from exc
 
     def _phase(self, pod: str) -> str | None:
+        """The pod's phase; None only when the pod is gone (404).
+
+        Raises:
+            ClusterOperationFailed: the pod cannot be read (403, 500, ...):
+                an unreadable pod is not an absent one.
+        """
         try:
             found = self.cluster.core().read_namespaced_pod(pod, self.namespace)
-        except ApiException:
-            return None
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise ClusterOperationFailed(
+                "read", f"pod {pod}", self.namespace, _status(exc)
+            ) from exc
         return found.status.phase if found.status else None
 
     def _collect(
@@ -394,11 +411,23 @@ def _exit_code(status: str, node: str) -> int:
     )
 
 
-def _impossible(what: str, exc: ApiException) -> NodeAccessError:
-    return NodeAccessError(
-        f"{IMPOSSIBLE}: {what}: {exc.status} {exc.reason}"
-        + (f" ({_api_message(exc)})" if _api_message(exc) else "")
-    )
+def _impossible(
+    what: str, exc: ApiException
+) -> NodeAccessError | ClusterOperationFailed:
+    """A refusal (4xx: RBAC, admission, policy) means node access through
+    pods cannot work here; a server error (5xx) is the cluster failing,
+    which is never a reason to skip."""
+    status = exc.status or 0
+    if status >= 500 or not status:
+        return ClusterOperationFailed(
+            what, "for node access", None, _status(exc)
+        )
+    return NodeAccessError(f"{IMPOSSIBLE}: {what}: {_status(exc)}")
+
+
+def _status(exc: ApiException) -> str:
+    message = _api_message(exc)
+    return f"{exc.status} {exc.reason}" + (f" ({message})" if message else "")
 
 
 def _api_message(exc: ApiException) -> str:

@@ -4,6 +4,12 @@ Faults go through the fault ledger; a check ends an outage itself (start,
 heal) when the guarantee needs the recovery observed, and always calls
 ``restore`` at the end, which rolls back whatever is still open. The
 watched workload is in ``web``, the write history in ``writes``.
+
+A check proves its guarantee in parts (``CheckContext.part``), judged
+after the fault, in the order the steps ran. A wait inside the fault
+window that fails is kept (``attempt``) and raised again in its part
+(``settle``): the steps after it still run at the same times, and the
+violation is reported with the others.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from gauntlet import progress
 from gauntlet.checks.chaos import writes
 from gauntlet.checks.context import CheckContext, violated
+from gauntlet.errors import GuaranteeViolated
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.faults.rollback import Rollback
 from gauntlet.nodes.base import NodeAccess
@@ -26,11 +34,13 @@ __all__ = [
     "BASELINE_S",
     "EtcdRoles",
     "apiserver_urls",
+    "attempt",
     "etcd_nodes",
     "etcd_roles",
     "inject",
     "node_of_address",
     "restore",
+    "settle",
     "stop_now",
     "wait_control_plane_healthy",
 ]
@@ -39,6 +49,26 @@ HEALTH_TIMEOUT_S = 180.0
 BASELINE_S = 2.0
 """Writes recorded before a fault, so its window has a baseline."""
 POLL_S = 1.0
+T = TypeVar("T")
+
+
+def attempt(step: Callable[[], T]) -> T | GuaranteeViolated:
+    """Run ``step`` (a wait inside a fault window); keep the violation it
+    raises (a timeout carries the last observed state) for its part.
+
+    Only verdicts are kept: any error propagates at once.
+    """
+    try:
+        return step()
+    except GuaranteeViolated as exc:
+        return exc
+
+
+def settle(outcome: T | GuaranteeViolated) -> T:
+    """The value ``attempt`` kept, or its violation raised (in a part)."""
+    if isinstance(outcome, GuaranteeViolated):
+        raise outcome
+    return outcome
 
 
 def inject(

@@ -11,12 +11,16 @@ import time
 from dataclasses import dataclass
 
 from gauntlet.checks.chaos import _support, writes
-from gauntlet.checks.chaos.split_brain import check_history
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.chaos.split_brain import check_history, etcd_agreement
+from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
-from gauntlet.observe.history import PartitionWindow, collect_etcd_states
+from gauntlet.observe.history import (
+    Operation,
+    PartitionWindow,
+    collect_etcd_states,
+)
 
 __all__ = [
     "MINORITY_REFUSAL_BOUND_S",
@@ -35,6 +39,9 @@ WARMUP_S = 2.0
 WRITE_TIMEOUT_S = 10.0
 """Longer than etcd's request timeout: the minority answers, not us."""
 HISTORY_TIMEOUT_S = 2.0
+REPORTED = 3
+"""Violations of one part spelled out in the message (all are in the
+evidence)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,10 @@ def check_minority_loses_writes(
     from the other control planes for 20 s while clients write and read
     through every API server.
 
+    Parts: minority acknowledges no write, serves no linearizable read,
+    refuses writes in time; each majority API server keeps accepting
+    writes. A part without any request recorded is unobserved.
+
     Raises:
         GuaranteeViolated: the minority acknowledged a write or served a
             linearizable read while cut off, refused no write within
@@ -153,49 +164,77 @@ def check_minority_loses_writes(
         sum(s.ok for s in majority),
         sum(s.total for s in majority),
     )
-    ctx.measure("minority writes acknowledged while cut off", len(acks), "")
-    if refusal is not None:
-        ctx.measure(
-            "seconds until the minority API server refuses writes",
-            refusal,
-            "s",
-            bound=MINORITY_REFUSAL_BOUND_S,
-        )
-    ctx.measure(
-        "majority write success while the minority is cut off",
-        100.0 * outcome.majority_ok / max(outcome.majority_total, 1),
-        "%",
-    )
     ctx.evidence(
         "PART-01 operations", [op.to_dict() for op in ops if op.end >= begun]
     )
-    problems = []
-    if acks:
-        first = min(op.start for op in acks) - begun
-        problems.append(
-            f"{cut} acknowledged {len(acks)} writes while cut off from "
-            f"{', '.join(others)} (first {first:.1f}s into the partition)"
+    tried = f"through {cut} while it was cut off"
+    with ctx.part("minority acknowledges no write") as part:
+        _require(during, "write", tried)
+        ctx.measure("minority writes acknowledged while cut off", len(acks), "")
+        if acks:
+            first = min(op.start for op in acks) - begun
+            part.finding(
+                f"{cut} acknowledged {len(acks)} writes while cut off from "
+                f"{', '.join(others)} (first {first:.1f}s into the partition)"
+            )
+    with ctx.part("minority serves no linearizable read") as part:
+        _require(during, "read", tried)
+        if reads:
+            part.finding(
+                f"{cut} served {len(reads)} linearizable reads while cut off"
+            )
+    with ctx.part("minority refuses writes in time") as part:
+        _require(
+            [
+                op
+                for op in ops
+                if op.endpoint == url and cutting <= op.start <= ended
+            ],
+            "write",
+            tried,
         )
-    if reads:
-        problems.append(
-            f"{cut} served {len(reads)} linearizable reads while cut off"
-        )
-    if refusal is None:
-        problems.append(f"no write through {cut} failed while it was cut off")
-    elif refusal > MINORITY_REFUSAL_BOUND_S:
-        problems.append(
-            f"{cut} took {refusal:.1f}s to refuse a write "
-            f"(bound {MINORITY_REFUSAL_BOUND_S:.0f}s)"
+        if refusal is None:
+            part.finding(f"no write through {cut} failed while it was cut off")
+        else:
+            ctx.measure(
+                "seconds until the minority API server refuses writes",
+                refusal,
+                "s",
+                bound=MINORITY_REFUSAL_BOUND_S,
+            )
+            if refusal > MINORITY_REFUSAL_BOUND_S:
+                part.finding(
+                    f"{cut} took {refusal:.1f}s to refuse a write "
+                    f"(bound {MINORITY_REFUSAL_BOUND_S:.0f}s)"
+                )
+    if outcome.majority_total:
+        ctx.measure(
+            "majority write success while the minority is cut off",
+            100.0 * outcome.majority_ok / outcome.majority_total,
+            "%",
         )
     for name, stats in zip(others, majority, strict=True):
-        if stats.failed or not stats.total:
-            problems.append(
-                f"majority {name} failed {stats.failed} of {stats.total} "
-                "writes while holding quorum"
-            )
-    if problems:
-        raise violated("minority partition", "; ".join(problems))
+        with ctx.part(f"majority {name} keeps accepting writes") as part:
+            writes.attempted(stats, f"through {name} while {cut} was cut off")
+            if stats.failed:
+                part.finding(
+                    f"majority {name} failed {stats.failed} of {stats.total} "
+                    "writes while holding quorum"
+                )
+    ctx.conclude("minority partition")
     return outcome
+
+
+def _require(ops: list[Operation], kind: str, tried: str) -> None:
+    """Go on only if ``ops`` hold a ``kind`` request.
+
+    Raises:
+        CheckSkipped: none was recorded: the recorder did not run.
+    """
+    if not any(op.kind == kind for op in ops):
+        raise CheckSkipped(
+            f"no {kind} was recorded {tried}: the recorder did not run"
+        )
 
 
 def check_no_split_brain(
@@ -209,15 +248,21 @@ def check_no_split_brain(
     Records concurrent writes and reads through each API server with 2 s
     timeouts, partitions ``minority`` for 20 s, heals, lets the cluster
     converge, reads every key through every endpoint, and compares the
-    etcd members' KV hashes. Returns the (empty) violation list.
+    KV hashes of every voting member listed before the fault. Returns the
+    (empty) violation list.
+
+    Parts: history shows no split brain, etcd members agree.
 
     Raises:
         GuaranteeViolated: ``check_history`` found violations.
-        CheckSkipped: fewer than 3 control planes or no node access.
+        CheckSkipped: fewer than 3 control planes, no node access, or
+            etcd hidden (before any fault).
     """
     access = ctx.require_nodes("partitioning a control-plane node")
     cut, others = _split(ctx, minority)
     endpoints = _endpoints(ctx, [cut, *others])
+    etcd = ctx.etcd("comparing etcd members")
+    expected = [m for m in etcd.members() if not m.learner]
     with writes.recording(
         ctx,
         endpoints,
@@ -231,10 +276,11 @@ def check_no_split_brain(
     _support.wait_control_plane_healthy(ctx, members)
     recorder.final_reads()
     writes.delete_probes(ctx, recorder)
-    states = collect_etcd_states(ctx.etcd("comparing etcd members"), members)
+    states = collect_etcd_states(etcd, len(expected))
     ops = recorder.ops
     window = PartitionWindow(begun, ended, frozenset({endpoints[cut]}))
-    violations = check_history(ops, states, window)
+    history = check_history(ops, window)
+    disagreement = etcd_agreement(states, expected)
     write_ops = [op for op in ops if op.kind == "write"]
     ctx.measure("operations recorded", len(ops), "ops")
     ctx.measure(
@@ -245,9 +291,24 @@ def check_no_split_brain(
         sum(op.result == "timeout" for op in write_ops),
         "ops",
     )
+    violations = history + disagreement
     ctx.measure("history violations", len(violations), "", bound=0)
     ctx.evidence("PART-02 history", [op.to_dict() for op in ops])
     ctx.evidence("PART-02 etcd states", [s.__dict__ for s in states])
-    if violations:
-        raise violated("no split brain", "; ".join(violations[:3]))
+    with ctx.part("history shows no split brain") as part:
+        if not any(op.result == "ok" for op in write_ops):
+            raise CheckSkipped("no write was acknowledged: nothing to judge")
+        if history:
+            part.finding(_first(history))
+    with ctx.part("etcd members agree") as part:
+        if disagreement:
+            part.finding(_first(disagreement))
+    ctx.conclude("no split brain")
     return violations
+
+
+def _first(violations: list[str]) -> str:
+    """The first ``REPORTED`` violations, and how many more there are."""
+    more = len(violations) - REPORTED
+    shown = "; ".join(violations[:REPORTED])
+    return shown + (f"; and {more} more" if more > 0 else "")

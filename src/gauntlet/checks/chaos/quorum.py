@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from gauntlet.checks.chaos import _support, writes
-from gauntlet.checks.context import CheckContext, CheckSkipped, violated
+from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.observe.history import Operation
@@ -41,6 +41,10 @@ def check_quorum_math(
 ) -> None:
     """PART-04: (n-1)/2 stopped members are tolerated, one more stops
     writes; after the restore no acknowledged write is lost.
+
+    Parts: one per count of stopped members, and no acknowledged write
+    lost (unobserved when a window already broke the quorum math: the
+    cluster may then never look healthy again).
 
     Raises:
         GuaranteeViolated: a write failed within the tolerated count, one
@@ -73,18 +77,34 @@ def check_quorum_math(
             windows.append(Window(count, start, time.monotonic()))
         for node in reversed(victims):
             access.start(node, "etcd")
-    problems = []
+    broken = False
     for window in windows:
-        problems += _judge(ctx, recorder.ops, window, members, tolerated)
-    if not problems:  # else the cluster may never look healthy: report
+        with ctx.part(_part_name(window, members, tolerated)) as part:
+            found = _judge(ctx, recorder.ops, window, members, tolerated)
+            for problem in found:
+                part.finding(problem)
+            broken |= bool(found)
+    if broken:  # the cluster may never look healthy: report as it is
+        ctx.unobserved(
+            "no acknowledged write lost",
+            "not read back: a window above broke the quorum math",
+        )
+    else:
         _support.wait_control_plane_healthy(ctx, members)
-        problems += writes.lost_writes(recorder)
+        lost = writes.lost_writes(recorder)
+        with ctx.part("no acknowledged write lost") as part:
+            for problem in writes.no_write_lost(recorder.ops, lost):
+                part.finding(problem)
     writes.delete_probes(ctx, recorder)
     _support.restore(ledger)
-    if problems:
-        raise violated(
-            f"quorum math with {members} etcd members", "; ".join(problems)
-        )
+    ctx.conclude(f"quorum math with {members} etcd members")
+
+
+def _part_name(window: Window, members: int, tolerated: int) -> str:
+    down = f"{window.down} of {members} down"
+    if window.down <= tolerated:
+        return f"writes succeed with {down}"
+    return f"no write acknowledged with {down}"
 
 
 def _judge(
@@ -94,12 +114,22 @@ def _judge(
     members: int,
     tolerated: int,
 ) -> list[str]:
+    """The findings of one window of stopped members.
+
+    Raises:
+        CheckSkipped: no write began in the window (after the grace):
+            the recorder did not run, so the window proves nothing.
+    """
     stats = writes.write_stats(ops, window.start + GRACE_S, window.end)
     down = f"{window.down} of {members} down"
+    writes.attempted(stats, f"with {down}")
     if window.down <= tolerated:
-        ctx.measure(f"write latency p99, {down}", stats.latency_p99_s, "s", 1.0)
+        if stats.latency_p99_s is not None:
+            ctx.measure(
+                f"write latency p99, {down}", stats.latency_p99_s, "s", 1.0
+            )
         ctx.measure(f"failed writes, {down}", stats.failed, "", 0)
-        if stats.failed or not stats.total:
+        if stats.failed:
             return [
                 f"{stats.failed} of {stats.total} writes failed with {down}"
                 f" (tolerated: {tolerated})"
@@ -119,6 +149,4 @@ def _judge(
             f"{len(acked)} of {stats.total} writes acknowledged with {down}"
             f" (beyond the {tolerated} a quorum of {members} tolerates)"
         ]
-    if not stats.total:
-        return [f"no write was even attempted with {down}"]
     return []

@@ -16,7 +16,8 @@ register per key:
 * no write through the minority endpoint started and was acknowledged
   inside the partition window;
 * each client sees a key's resourceVersion only grow;
-* after the heal, every etcd member has the same KV hash at one revision.
+* after the heal, every etcd member has the same KV hash at one revision
+  (``etcd_agreement``): a member that gave no hash is not in agreement.
 
 A write that timed out (or got a 5xx) is indeterminate: it may or may
 not have been applied, and either outcome is accepted.
@@ -27,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from gauntlet.observe.etcd import Member
 from gauntlet.observe.history import (
     FINAL_CLIENT,
     EtcdState,
@@ -34,21 +36,20 @@ from gauntlet.observe.history import (
     PartitionWindow,
 )
 
-__all__ = ["check_history"]
+__all__ = ["check_history", "etcd_agreement"]
 
 MAX_REPORTED = 5
 
 
 def check_history(
-    ops: Sequence[Operation],
-    etcd_states: Sequence[EtcdState] | None,
-    partition: PartitionWindow | None = None,
+    ops: Sequence[Operation], partition: PartitionWindow | None = None
 ) -> list[str]:
     """The violations of the history; an empty list means none found.
 
     Values must be unique per write (the recorder guarantees it). Reads
     by ``FINAL_CLIENT`` are the final state: every key written must have
-    one. ``etcd_states=None`` skips the etcd comparison (etcd hidden).
+    one. The etcd members are judged apart (``etcd_agreement``): etcd may
+    be hidden while the history is not.
     """
     writers = _writers(ops)
     violations = _check_reads(ops, writers)
@@ -56,9 +57,26 @@ def check_history(
     if partition is not None:
         violations += _check_minority(ops, partition)
     violations += _check_resource_versions(ops)
-    if etcd_states is not None:
-        violations += _check_etcd(etcd_states)
     return violations
+
+
+def etcd_agreement(
+    states: Sequence[EtcdState], members: Sequence[Member]
+) -> list[str]:
+    """Whether every voting member of ``members`` (listed before the
+    fault) answered after the heal with the same KV hash at one revision.
+
+    A member without a state is a violation naming it: agreement among
+    the members that answered says nothing about the one that did not.
+    Learners do not vote and are not expected.
+    """
+    answered = {s.endpoint for s in states}
+    missing = [
+        f"etcd: member {m.label} gave no hash after the heal"
+        for m in members
+        if not m.learner and not answered & set(m.client_urls)
+    ]
+    return missing + _check_etcd(states)
 
 
 def _writers(ops: Iterable[Operation]) -> dict[tuple[str, str], Operation]:

@@ -16,16 +16,20 @@ from gauntlet.cluster import workloads
 from gauntlet.observe import objects
 
 __all__ = [
+    "SERVICE_MIN_RATIO",
     "deploy_web",
     "deploy_web_async",
     "pod_snapshot",
     "pod_snapshot_synced",
+    "service_finding",
     "service_log",
     "start_service_client",
 ]
 
 CLIENT_POD = "svc-client"
 CLIENT_PERIOD_S = 0.5
+SERVICE_MIN_RATIO = 0.95
+"""Share of the client's requests the Service must answer in a fault."""
 STATUS_SYNC_S = 15.0
 """The kubelet's status manager resends unsent pod statuses every 10 s."""
 
@@ -115,3 +119,20 @@ def service_log(
             total += 1
             ok += parts[1] == "ok"
     return ok, total
+
+
+def service_finding(
+    ok: int, total: int, where: str, min_ratio: float = SERVICE_MIN_RATIO
+) -> str | None:
+    """What the Service client's log says against the workload ``where``
+    (``during the drain``), or None when it answered enough.
+
+    A window without any logged request is a finding, not a missing
+    sample: the client is itself a pod of the workload, logging every
+    0.5 s, so silence means the workload did not run.
+    """
+    if not total:
+        return f"the Service client logged no request {where}"
+    if ok / total < min_ratio:
+        return f"the Service answered {ok} of {total} requests {where}"
+    return None

@@ -3,12 +3,18 @@
 A ``HistoryRecorder`` (``gauntlet.observe.history``) writes ConfigMaps
 through chosen endpoints; ``write_stats`` sums a time window and
 ``lost_writes`` judges the history once the cluster is healthy again.
+
+The recorder records every attempt, whatever the answer (acknowledged,
+refused, timed out after its request timeout), so a window without any
+write says the recorder did not run, not that the cluster refused:
+``attempted`` makes such a window unobserved, never a pass.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+import ssl
 import statistics
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,18 +22,25 @@ from typing import Any
 
 import urllib3
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from gauntlet.checks.chaos.split_brain import check_history
-from gauntlet.checks.context import CheckContext
+from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.errors import ClusterOperationFailed
 from gauntlet.observe import endpoints
 from gauntlet.observe.history import HistoryRecorder, Operation
 
 __all__ = [
     "PROBE_NAMESPACE",
     "WriteStats",
+    "accepts_write",
+    "attempted",
     "delete_probes",
+    "longest_gap_s",
     "lost_writes",
+    "no_write_lost",
     "recording",
+    "refused",
     "writable",
     "write_stats",
 ]
@@ -64,7 +77,18 @@ def lost_writes(recorder: HistoryRecorder) -> list[str]:
     """Read every probe back once the cluster is healthy again and check
     the history: acknowledged writes lost, stale reads, rewinds."""
     recorder.final_reads()
-    return check_history(recorder.ops, None)
+    return check_history(recorder.ops)
+
+
+def no_write_lost(ops: Sequence[Operation], lost: list[str]) -> list[str]:
+    """``lost`` (from ``lost_writes``), once some write was acknowledged.
+
+    Raises:
+        CheckSkipped: no write was acknowledged, so none could be lost.
+    """
+    if not any(op.kind == "write" and op.result == "ok" for op in ops):
+        raise CheckSkipped("no write was acknowledged: none could be lost")
+    return lost
 
 
 def delete_probes(ctx: CheckContext, recorder: HistoryRecorder) -> None:
@@ -84,14 +108,43 @@ class WriteStats:
 
     total: int
     ok: int
-    latency_p50_s: float
-    latency_p99_s: float
-    max_gap_s: float
-    """Longest time between two successful writes (the outage window)."""
+    latency_p50_s: float | None
+    """None without an acknowledged write (no sample)."""
+    latency_p99_s: float | None
+    max_gap_s: float | None
+    """Longest time between two successful writes (the outage window);
+    None when no write was attempted: nothing measured, not 0 s."""
 
     @property
     def failed(self) -> int:
         return self.total - self.ok
+
+
+def attempted(stats: WriteStats, during: str) -> WriteStats:
+    """``stats``, when the window holds at least one write.
+
+    Raises:
+        CheckSkipped: no write began ``during`` the window: the recorder
+            did not run, so the window proves nothing either way.
+    """
+    if not stats.total:
+        raise CheckSkipped(
+            f"no write was recorded {during}: the recorder did not run"
+        )
+    return stats
+
+
+def longest_gap_s(stats: WriteStats, during: str) -> float:
+    """The outage window of ``stats``.
+
+    Raises:
+        CheckSkipped: no write began ``during`` the window (``attempted``):
+            an outage nobody tried to write through is not 0 s.
+    """
+    gap = attempted(stats, during).max_gap_s
+    if gap is None:  # only without writes; kept for the type checker
+        raise CheckSkipped(f"no write gap measured {during}")
+    return gap
 
 
 def write_stats(
@@ -113,22 +166,23 @@ def write_stats(
     )
     ok = [op for op in writes if op.result == "ok"]
     latencies = sorted(op.end - op.start for op in ok)
-    ends = [start, *sorted(op.end for op in ok)]
+    gap = None
     if writes:
+        ends = [start, *sorted(op.end for op in ok)]
         ends.append(min(end, max(op.end for op in writes)))
-    gaps = [b - a for a, b in zip(ends, ends[1:], strict=False)]
+        gap = max(b - a for a, b in zip(ends, ends[1:], strict=False))
     return WriteStats(
         total=len(writes),
         ok=len(ok),
-        latency_p50_s=statistics.median(latencies) if latencies else 0.0,
+        latency_p50_s=statistics.median(latencies) if latencies else None,
         latency_p99_s=_p99(latencies),
-        max_gap_s=max(gaps, default=0.0),
+        max_gap_s=gap,
     )
 
 
-def _p99(sorted_values: Sequence[float]) -> float:
+def _p99(sorted_values: Sequence[float]) -> float | None:
     if not sorted_values:
-        return 0.0
+        return None
     index = min(len(sorted_values) - 1, int(0.99 * len(sorted_values)))
     return sorted_values[index]
 
@@ -150,3 +204,61 @@ def writable(ctx: CheckContext, endpoint: str, timeout_s: float = 5.0) -> bool:
     finally:
         api.close()  # type: ignore[no-untyped-call]
     return True
+
+
+def accepts_write(
+    ctx: CheckContext, endpoint: str, timeout_s: float = 5.0
+) -> bool:
+    """Whether a write through ``endpoint`` goes through: ``False`` when
+    the cluster refused it or did not answer in time (``refused``).
+
+    Raises:
+        ClusterOperationFailed: the write failed for another reason
+            (credentials, RBAC, a bad request, an untrusted certificate),
+            which says nothing about writability.
+    """
+    try:
+        return writable(ctx, endpoint, timeout_s)
+    except (ApiException, urllib3.exceptions.HTTPError) as exc:
+        if refused(exc):
+            return False
+        raise ClusterOperationFailed(
+            "create",
+            f"a ConfigMap through {endpoint}",
+            PROBE_NAMESPACE,
+            _describe(exc),
+        ) from exc
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether a failed request was refused by the cluster: an answer
+    of 5xx, 408 or 429, a connection refused, reset, cut during the TLS
+    handshake (a balancer without backends) or timed out. Anything else
+    (401, 403, 404, 422, a name that does not resolve, a certificate
+    that is not trusted) is the client's problem, not an answer."""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        return status >= 500 or status in (408, 429)
+    reason = (
+        exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    )
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return False
+    if isinstance(reason, urllib3.exceptions.SSLError):
+        cause = reason.args[0] if reason.args else None
+        return isinstance(
+            cause, (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError)
+        )
+    return isinstance(
+        reason,
+        (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}"
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason:
+        exc = exc.reason
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[-1] if lines else ''}"[:160]

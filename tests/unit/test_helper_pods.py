@@ -1,0 +1,62 @@
+"""Helper pods: only a 404 means "absent", and only a refusal (4xx) means
+node access is impossible here; a server error is the cluster failing."""
+
+from types import SimpleNamespace
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from gauntlet.errors import (
+    ClusterOperationFailed,
+    GauntletError,
+    NodeAccessError,
+)
+from gauntlet.nodes.helper_pods import IMPOSSIBLE, HelperPods
+
+
+class Core:
+    """The namespace exists; reading a pod fails with ``status``."""
+
+    def __init__(self, status):
+        self.status = status
+
+    def read_namespace(self, name):
+        return SimpleNamespace(metadata=SimpleNamespace(name=name))
+
+    def read_namespaced_pod(self, name, namespace):
+        raise ApiException(self.status, "failed")
+
+
+def helper_pods(status):
+    core = Core(status)
+    return HelperPods(SimpleNamespace(core=lambda: core), "run-1-abcd")
+
+
+def test_a_helper_pod_that_is_gone_has_no_phase():
+    assert helper_pods(404)._phase("kg-node-abcd-w1") is None
+
+
+@pytest.mark.parametrize("status", [403, 500])
+def test_an_unreadable_helper_pod_is_an_error_not_an_absent_pod(status):
+    with pytest.raises(ClusterOperationFailed) as caught:
+        helper_pods(status)._phase("kg-node-abcd-w1")
+    assert str(caught.value) == (
+        "read pod kg-node-abcd-w1 in namespace kube-gauntlet-system: "
+        f"{status} failed"
+    )
+
+
+def test_a_server_error_on_a_helper_pod_never_makes_node_access_impossible():
+    # Caught broadly: an "impossible" NodeAccessError would become a skip.
+    with pytest.raises(GauntletError) as caught:
+        helper_pods(500).pod_for("w1")
+    assert isinstance(caught.value, ClusterOperationFailed), caught.value
+    assert str(caught.value) == (
+        "reading pod kg-node-abcd-w1 for node access: 500 failed"
+    )
+
+
+def test_a_forbidden_helper_pod_makes_node_access_impossible():
+    with pytest.raises(NodeAccessError) as caught:
+        helper_pods(403).pod_for("w1")
+    assert str(caught.value).startswith(f"{IMPOSSIBLE}: reading pod kg-node-")
