@@ -26,13 +26,22 @@ from gauntlet.cluster.client import Cluster
 from gauntlet.errors import NodeAccessError, PermissionMissing
 from gauntlet.images import WORKLOAD_IMAGE
 
-__all__ = ["IMPOSSIBLE", "NAMESPACE", "HelperPods", "default_image"]
+__all__ = [
+    "IMPOSSIBLE",
+    "MANAGED_BY",
+    "NAMESPACE",
+    "HelperPods",
+    "default_image",
+    "run_selector",
+]
 
 NAMESPACE = "kube-gauntlet-system"
 IMPOSSIBLE = "node access impossible"
 """Prefix of errors that mean the backend cannot work here at all."""
 APP_LABEL = "kube-gauntlet-node-access"
 RUN_LABEL = "kube-gauntlet.io/run"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kube-gauntlet"}
+"""The label of a namespace kube-gauntlet made (and may delete)."""
 IMAGE_ENV = "KUBE_GAUNTLET_NODE_IMAGE"
 POD_START_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 1.0
@@ -230,7 +239,7 @@ class HelperPods:
             metadata=client.V1ObjectMeta(
                 name=self.namespace,
                 labels={
-                    "app.kubernetes.io/managed-by": "kube-gauntlet",
+                    **MANAGED_BY,
                     "pod-security.kubernetes.io/enforce": "privileged",
                 },
             )
@@ -351,6 +360,11 @@ def pod_name(run_id: str, node: str) -> str:
         digest = hashlib.sha256(raw.encode()).hexdigest()[:6]
         name = f"{name[:56].rstrip('-.')}-{digest}"
     return name
+
+
+def run_selector(run_id: str) -> str:
+    """The label selector of ``run_id``'s helper pods, whoever made them."""
+    return f"{RUN_LABEL}={_label_value(run_id)}"
 
 
 def _label_value(value: str) -> str:
