@@ -75,6 +75,10 @@ class CheckContext:
     measured: dict[str, float] = field(default_factory=dict)
     record_part: PartSink = field(default=lambda _p: None)
     parts: list[PartResult] = field(default_factory=list)
+    probe_namespace: str = ""
+    """The run's namespace for write probes that outlive a test's
+    namespace (``kg-probes-<run id>``, recorded in the fault ledger by the
+    fixture that names it); empty: probes go to ``namespace``."""
     _etcd: EtcdClient | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
