@@ -25,6 +25,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet import backends, progress
+from gauntlet.checks.chaos.writes import run_probe_namespace
 from gauntlet.checks.context import CheckContext, CheckSkipped, Images
 from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
@@ -32,8 +33,10 @@ from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.cluster.write_probe import WriteRefusal, probe_writes
 from gauntlet.errors import GauntletError, LabError, NodeAccessError
 from gauntlet.exit_codes import EXIT_TERMINATED
+from gauntlet.faults import kinds
 from gauntlet.faults.ledger import (
     FaultLedger,
+    LedgerEntry,
     RollbackFailure,
     install_signal_handlers,
 )
@@ -44,10 +47,9 @@ from gauntlet.pytest_plugin import Measure
 from gauntlet.reporting import attach
 from gauntlet.reporting.parts import PartResult
 from gauntlet.runid import current_run_id, new_run_id
-from gauntlet.wellknown import LAB_NAME
+from gauntlet.wellknown import LAB_NAME, RUN_LABEL, label_value
 
 LAB_CONTEXT = LAB_NAME
-RUN_LABEL = "kube-gauntlet.io/run"
 REFUSED = "the cluster refuses writes"
 NOT_RUN = f"not run: {REFUSED}"
 READONLY_NAMESPACE = ""
@@ -176,7 +178,8 @@ def topology(cluster: Cluster) -> ClusterTopology:
 
 @pytest.fixture(scope="session")
 def ledger(cluster: Cluster, run_id: str) -> Iterator[FaultLedger]:
-    """Faults recorded before injection; all rolled back at session end."""
+    """Faults and created objects recorded first; what is still open is
+    rolled back or removed at session end (after a crash: by `recover`)."""
     try:
         faults = FaultLedger(run_id, mirror=ConfigMapMirror(cluster, run_id))
     except GauntletError as exc:
@@ -184,7 +187,7 @@ def ledger(cluster: Cluster, run_id: str) -> Iterator[FaultLedger]:
     restore = install_signal_handlers(faults, on_terminate=_terminated)
     yield faults
     try:
-        failures = faults.rollback_all()
+        failures = faults.rollback_all(objects=True)
     finally:
         restore()
     _fail_on(failures)
@@ -222,7 +225,7 @@ def write_refusal(
     refusal = probe_writes(
         cluster.core(),
         f"kg-probe-{secrets.token_hex(3)}",
-        {RUN_LABEL: _label_value(run_id)},
+        {RUN_LABEL: label_value(run_id)},
     )
     if refusal is not None:
         _say_now(
@@ -236,24 +239,33 @@ def write_refusal(
 def test_namespace(
     cluster: Cluster,
     run_id: str,
+    ledger: FaultLedger,
     request: pytest.FixtureRequest,
     write_refusal: WriteRefusal | None,
 ) -> Iterator[str]:
-    """A throwaway namespace, labelled with the run; deleted at the end.
+    """A throwaway namespace, labelled with the run and recorded in the
+    ledger before it is made; deleted at the end.
 
     Not run at all when the cluster refuses writes.
     """
     if write_refusal is not None:
         pytest.skip(f"{NOT_RUN}: {write_refusal.message}")
     name = f"kg-{secrets.token_hex(3)}"
+    entry = ledger.record_object(
+        f"namespace {name}", kinds.delete_object(cluster, "Namespace", name)
+    )
     core = cluster.core()
-    core.create_namespace(
-        client.V1Namespace(
-            metadata=client.V1ObjectMeta(
-                name=name, labels={RUN_LABEL: _label_value(run_id)}
-            )
+    body = client.V1Namespace(
+        metadata=client.V1ObjectMeta(
+            name=name, labels={RUN_LABEL: label_value(run_id)}
         )
     )
+    try:
+        core.create_namespace(body)
+    except ApiException as exc:
+        if _refused(exc):  # nothing made (409: someone else's): forget it
+            ledger.release(entry, f"not created: {exc.status} {exc.reason}")
+        raise
     # Pods are refused until the namespace's default ServiceAccount exists.
     workloads.ensure_service_account(core, name)
     yield name
@@ -263,12 +275,26 @@ def test_namespace(
         attach.attach_text(f"events in {name}", _events(cluster, name))
         if request.config.getoption("keep_on_failure"):
             progress.say(f"kept namespace {name} of failed {request.node.name}")
+            ledger.release(entry, "kept for inspection (--keep-on-failure)")
             return
-    try:
-        core.delete_namespace(name)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+    # Newest first: the test's faults are undone before its namespace goes.
+    _fail_on(ledger.rollback_all())
+    ledger.remove(entry, how=lambda: _delete_namespace(core, name))
+
+
+@pytest.fixture(scope="session")
+def probe_namespace(
+    cluster: Cluster, run_id: str, ledger: FaultLedger
+) -> Iterator[str]:
+    """The run's namespace for write probes (``kg-probes-<run id>``):
+    recorded now, made by the first check that writes probes (through
+    every API server), removed at session end (404 if never made)."""
+    name = run_probe_namespace(run_id)
+    entry = ledger.record_object(
+        f"namespace {name}", kinds.delete_object(cluster, "Namespace", name)
+    )
+    yield name
+    ledger.remove(entry, how=lambda: _delete_namespace(cluster.core(), name))
 
 
 @pytest.fixture(scope="session")
@@ -285,17 +311,27 @@ def node_access(
     kind = os.environ.get("KUBE_GAUNTLET_NODE_ACCESS") or (
         "lab" if cluster.cluster_name == LAB_CONTEXT else "pod"
     )
+    helpers: LedgerEntry | None = None
+    if kind == "pod":  # helper pods and maybe their namespace: record first
+        helpers = ledger.record_object(
+            f"helper pods of run {run_id}",
+            kinds.delete_helper_pods(cluster, run_id),
+        )
     try:
         access: NodeAccess | None = backends.node_access(kind, cluster, run_id)
         reason = ""
     except NodeAccessError as exc:
         access, reason = None, str(exc)
+    if access is None and helpers is not None:
+        _undo_refused_helpers(ledger, helpers)
     yield access, reason
     if access is not None:
         try:
             ledger.rollback_all()
         finally:
             backends.cleanup_all()
+        if helpers is not None:
+            ledger.remove(helpers)
 
 
 @pytest.fixture
@@ -303,6 +339,7 @@ def check(
     request: pytest.FixtureRequest,
     cluster: Cluster,
     topology: ClusterTopology,
+    probe_namespace: str,
     images: Images,
     node_access: tuple[NodeAccess | None, str],
     measure: Measure,
@@ -329,6 +366,7 @@ def check(
         nodes_unavailable=reason or "node access is not configured",
         record=lambda n, v, u, b: measure(n, v, u, bound=b),
         record_part=record_part,
+        probe_namespace=probe_namespace,
     )
     yield ctx
 
@@ -349,10 +387,37 @@ def _say_now(config: pytest.Config, line: str) -> None:
             progress.say(line)
 
 
+def _undo_refused_helpers(ledger: FaultLedger, entry: LedgerEntry) -> None:
+    """The pod backend gave up before making any pod, maybe after making
+    its namespace (a refused dry run): remove that. Without the right to
+    look, say so and close the entry, or `recover` would fail on it for
+    ever."""
+    try:
+        ledger.remove(entry)
+    except GauntletError as exc:
+        progress.say(f"helper pods: not cleaned up: {exc}")
+        ledger.release(entry, f"not removable: {exc}")
+
+
 def _terminated() -> NoReturn:
     pytest.exit(
         "terminated (SIGTERM); faults rolled back", returncode=EXIT_TERMINATED
     )
+
+
+def _refused(exc: ApiException) -> bool:
+    """A 4xx (but a request timeout): the request surely made nothing."""
+    return bool(exc.status) and 400 <= exc.status < 500 and exc.status != 408
+
+
+def _delete_namespace(core: client.CoreV1Api, name: str) -> None:
+    """Through the session's client, on the connection the tests use (a
+    sabotage may pin it to one side of a split brain)."""
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 def _events(cluster: Cluster, namespace: str) -> str:
@@ -369,7 +434,3 @@ def _events(cluster: Cluster, namespace: str) -> str:
             f"{when} {event.type} {event.reason} {what}: {event.message}"
         )
     return "\n".join(lines) or "no events"
-
-
-def _label_value(value: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in value)[:63]

@@ -20,7 +20,9 @@ from gauntlet.lab.access import LabNodeAccess
 
 
 @pytest.fixture
-def lab_check(cluster, test_namespace, lab) -> Iterator[CheckContext]:
+def lab_check(
+    cluster, test_namespace, probe_namespace, lab
+) -> Iterator[CheckContext]:
     """A check context on the lab with direct (lab) node access."""
     yield CheckContext(
         cluster=cluster,
@@ -28,6 +30,7 @@ def lab_check(cluster, test_namespace, lab) -> Iterator[CheckContext]:
         namespace=test_namespace,
         images=Images.from_env(),
         nodes=LabNodeAccess(lab),
+        probe_namespace=probe_namespace,
     )
 
 

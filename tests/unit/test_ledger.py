@@ -211,3 +211,124 @@ def test_unwritable_ledger_directory_is_a_usage_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(UsageError, match="set KUBE_GAUNTLET_STATE"):
         FaultLedger("run-1", blocker / "ledger")
+
+
+# -- objects the run creates ---------------------------------------------------
+
+
+def test_an_object_is_on_disk_with_its_removal_before_it_is_created(
+    tmp_path, calls
+):
+    ledger = FaultLedger("run-1", tmp_path)
+    entry = ledger.record_object("namespace kg-1", undo("kg-1"))
+    opened = [e for e in events(ledger.path) if e["event"] == "open"]
+    assert [(e["description"], e["what"]) for e in opened] == [
+        ("namespace kg-1", "object")
+    ]
+    assert read_ledger(ledger.path).open_entries == (entry,)
+    assert entry.what == "object"
+    assert ledger.open_entries() == []  # not a fault: nothing to mirror
+
+
+def test_rollback_all_undoes_faults_and_keeps_objects_until_the_run_ends(
+    tmp_path, calls
+):
+    ledger = FaultLedger("run-1", tmp_path)
+    ledger.record_object("namespace kg-1", undo("kg-1"))
+    ledger.inject("stop kubelet", undo("kubelet"), lambda: None)
+    assert ledger.rollback_all() == []
+    assert calls == ["kubelet"]
+    assert [e.description for e in ledger.open_objects()] == ["namespace kg-1"]
+    assert ledger.rollback_all(objects=True) == []
+    assert calls == ["kubelet", "kg-1"]
+    assert read_ledger(ledger.path).open_entries == ()
+
+
+def test_an_owner_removes_its_object_its_own_way_and_closes_the_entry(
+    tmp_path, calls
+):
+    ledger = FaultLedger("run-1", tmp_path)
+    entry = ledger.record_object("namespace kg-1", undo("kg-1"))
+    ledger.remove(entry, how=lambda: calls.append("own client"))
+    assert calls == ["own client"]
+    assert read_ledger(ledger.path).open_entries == ()
+
+
+def test_a_failed_removal_raises_and_stays_open_for_recover(tmp_path, calls):
+    ledger = FaultLedger("run-1", tmp_path)
+    entry = ledger.record_object("namespace kg-1", undo("kg-1", fail=True))
+    with pytest.raises(RuntimeError, match="cannot undo kg-1"):
+        ledger.remove(entry)
+    assert read_ledger(ledger.path).open_entries == (entry,)
+
+
+def test_a_released_object_is_left_alone_by_recover(tmp_path, calls):
+    ledger = FaultLedger("crashed", tmp_path)
+    entry = ledger.record_object("namespace kg-1", undo("kg-1"))
+    ledger.release(entry, "kept for inspection")
+    rewrite_owner(ledger.path, dead_pid())
+    assert recover(tmp_path, report=lambda _line: None) == []
+    assert calls == []
+
+
+def test_recover_removes_a_killed_runs_objects_after_undoing_its_faults(
+    tmp_path, calls
+):
+    ledger = FaultLedger("crashed", tmp_path)
+    ledger.record_object("namespace kg-probes", undo("kg-probes"))
+    ledger.record_object("namespace kg-1", undo("kg-1"))
+    ledger.inject("stop etcd on cp1", undo("etcd"), lambda: None)
+    rewrite_owner(ledger.path, dead_pid())
+    lines = recover(tmp_path, report=lambda _line: None)
+    assert calls == ["etcd", "kg-1", "kg-probes"]
+    assert lines == [
+        "rolled back: run crashed: stop etcd on cp1",
+        "removed: run crashed: namespace kg-1",
+        "removed: run crashed: namespace kg-probes",
+    ]
+    assert recover(tmp_path, report=lambda _line: None) == []
+
+
+class ClusterMirrorFake:
+    """A mirror that is an object of its own, like the ConfigMap mirror."""
+
+    description = "ConfigMap kube-system/kube-gauntlet-ledger-run"
+
+    def __init__(self, ledger_path):
+        self.ledger_path = ledger_path
+        self.seen = []
+
+    def __call__(self, entries):
+        recorded = [
+            e["description"]
+            for e in events(self.ledger_path())
+            if e["event"] == "open" and e.get("what") == "object"
+        ]
+        self.seen.append(([e.description for e in entries], recorded))
+
+    def removal(self):
+        return undo("mirror")
+
+
+def test_a_cluster_mirror_is_recorded_before_its_first_write(tmp_path, calls):
+    holder = {}
+    mirror = ClusterMirrorFake(lambda: holder["ledger"].path)
+    ledger = holder["ledger"] = FaultLedger("run-1", tmp_path, mirror=mirror)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    ledger.inject("fault b", undo("b"), lambda: None)
+    assert mirror.seen == [
+        (["fault a"], [mirror.description]),
+        (["fault a", "fault b"], [mirror.description]),
+    ]
+    ledger.rollback_all(objects=True)
+    assert calls == ["b", "a", "mirror"]
+
+
+def test_recover_removes_the_mirror_of_a_killed_run(tmp_path, calls):
+    mirror = ClusterMirrorFake(lambda: tmp_path / "crashed.jsonl")
+    ledger = FaultLedger("crashed", tmp_path, mirror=mirror)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    rewrite_owner(ledger.path, dead_pid())
+    lines = recover(tmp_path, report=lambda _line: None)
+    assert calls == ["a", "mirror"]
+    assert lines[-1] == f"removed: run crashed: {mirror.description}"

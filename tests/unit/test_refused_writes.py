@@ -60,6 +60,11 @@ def topology():
 @pytest.fixture(scope="session")
 def node_access():
     return None, "no node access in this test"
+
+
+@pytest.fixture(scope="session")
+def probe_namespace():
+    return "kg-probes-fake"
 '''
 
 CHECKS = """

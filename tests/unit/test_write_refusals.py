@@ -81,7 +81,7 @@ def test_a_forbidden_write_during_the_blackout_is_an_error_not_false(
     with pytest.raises(ClusterOperationFailed) as caught:
         control_plane._writable(check_context())
     assert str(caught.value) == (
-        "create a ConfigMap through https://lb:6443 in namespace default: "
+        "create a ConfigMap through https://lb:6443 in namespace kg-probes: "
         "403 no"
     )
 

@@ -78,6 +78,10 @@ class CheckContext:
     """Every part reported on this context, in order."""
     _judged: int = field(default=0, repr=False)
     """How many of ``parts`` an earlier ``conclude`` already judged."""
+    probe_namespace: str = ""
+    """The run's namespace for write probes that outlive a test's
+    namespace (``kg-probes-<run id>``, recorded in the fault ledger by the
+    fixture that names it); empty: probes go to ``namespace``."""
     _etcd: EtcdClient | None = field(default=None, repr=False)
 
     @contextlib.contextmanager

@@ -29,7 +29,8 @@ def add_parser(
     cat.set_defaults(func=guarantees)
     rec = sub.add_parser(
         "recover",
-        help="roll back the faults of crashed runs (from the fault ledger)",
+        help="roll back the faults of crashed runs and remove what they "
+        "created (from the fault ledger)",
     )
     rec.set_defaults(func=recover)
     rep = sub.add_parser("report", help="the HTML report of a run")
@@ -71,7 +72,9 @@ def guarantees(args: argparse.Namespace) -> int:
 
 
 def recover(_args: argparse.Namespace) -> int:
-    """Replay open rollbacks of dead runs; ``EXIT_VIOLATED`` if one failed."""
+    """Undo what dead runs left open, newest first: faults, and what they
+    created (namespaces, ledger mirrors, helper pods); ``EXIT_VIOLATED``
+    if one failed."""
     from gauntlet import backends
     from gauntlet.faults.ledger import ledger_dir
     from gauntlet.faults.ledger import recover as replay

@@ -7,25 +7,38 @@ faults carry the target (kubeconfig and context) and reconnect.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet import backends
 from gauntlet.cluster import drain
-from gauntlet.cluster.client import Cluster, ClusterTarget, connect
+from gauntlet.cluster.client import Cluster, ClusterTarget, api_client, connect
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.faults.rollback import Rollback, rollback_kind
+from gauntlet.nodes import helper_pods
 from gauntlet.nodes.base import NodeAccess
+from gauntlet.wellknown import MANAGED_BY
 
 __all__ = [
+    "delete_helper_pods",
+    "delete_outcome",
     "delete_object",
     "heal_partition",
     "restore_argv",
     "start_component",
     "uncordon",
 ]
+
+DELETE_RETRY_S = 60.0
+"""How long a removal waits out an API that is coming back: ``recover``
+deletes a namespace right after restarting the etcd members a crashed
+run stopped, and the API answers 5xx until etcd has a leader again."""
+DELETE_POLL_S = 2.0
+DELETE_REQUEST_TIMEOUT_S = 10.0
 
 
 # -- builders ---------------------------------------------------------------
@@ -72,7 +85,20 @@ def delete_object(
     }
     if namespace:
         params["namespace"] = namespace
-    return Rollback("kubectl_delete", params)
+    return Rollback("delete_object", params)
+
+
+def delete_helper_pods(
+    cluster: Cluster, run_id: str, namespace: str = helper_pods.NAMESPACE
+) -> Rollback:
+    """Undo the pod backend's setup: the run's helper pods, and their
+    namespace if kube-gauntlet made it and nothing else runs there."""
+    params = {
+        **cluster.target.to_params(),
+        "run_id": run_id,
+        "namespace": namespace,
+    }
+    return Rollback("delete_helper_pods", params)
 
 
 def uncordon(cluster: Cluster, node: str) -> Rollback:
@@ -101,25 +127,97 @@ def _restore_argv(params: Mapping[str, Any]) -> None:
     access.set_argv(str(params["node"]), str(params["component"]), argv)
 
 
-@rollback_kind("kubectl_delete")
-def _kubectl_delete(params: Mapping[str, Any]) -> None:
+@rollback_kind("delete_object")
+def _delete_object(params: Mapping[str, Any]) -> None:
+    """Delete the object (see ``delete_outcome``); an API that is down or
+    overloaded is retried for ``DELETE_RETRY_S``."""
+    kind, name = str(params["kind"]), str(params["name"])
+    namespace = str(params["namespace"]) if params.get("namespace") else None
+    deadline = time.monotonic() + DELETE_RETRY_S
+    while True:
+        try:
+            _delete_once(params, kind, name, namespace)
+            return
+        except ApiException as exc:
+            outcome = delete_outcome(exc.status)
+            reason = f"{exc.status} {exc.reason}"
+        except urllib3.exceptions.HTTPError as exc:
+            outcome = delete_outcome(None)
+            reason = f"{type(exc).__name__}: {exc}"
+        if outcome == "done":
+            return
+        if outcome == "fail" or time.monotonic() >= deadline:
+            raise ClusterOperationFailed(
+                "delete", f"{kind} {name}", namespace, reason
+            )
+        time.sleep(DELETE_POLL_S)
+
+
+def delete_outcome(status: int | None) -> Literal["done", "retry", "fail"]:
+    """What a failed DELETE means for a removal: ``done`` when the object
+    is gone (404) or already going (409: a terminating namespace);
+    ``retry`` when the API is unreachable (no status), overloaded (429)
+    or broken for now (5xx); ``fail`` otherwise (403: no permission)."""
+    if status in (404, 409):
+        return "done"
+    if not status or status == 429 or status >= 500:
+        return "retry"
+    return "fail"
+
+
+rollback_kind("kubectl_delete")(_delete_object)
+"""The same kind under its first name, for ledgers written before."""
+
+
+def _delete_once(
+    params: Mapping[str, Any], kind: str, name: str, namespace: str | None
+) -> None:
     from kubernetes.dynamic import DynamicClient
 
-    cluster = connect(ClusterTarget.from_params(params))
-    kind, name = str(params["kind"]), str(params["name"])
-    namespace = params.get("namespace")
+    cluster = api_client(ClusterTarget.from_params(params))
     try:
         dynamic = DynamicClient(cluster.api)  # type: ignore[no-untyped-call]
         resource = dynamic.resources.get(
             api_version=str(params.get("api_version", "v1")), kind=kind
         )
-        resource.delete(name=name, namespace=namespace)
+        resource.delete(
+            name=name,
+            namespace=namespace,
+            _request_timeout=DELETE_REQUEST_TIMEOUT_S,
+        )
+    finally:
+        cluster.close()
+
+
+@rollback_kind("delete_helper_pods")
+def _delete_helper_pods(params: Mapping[str, Any]) -> None:
+    """The run's helper pods, whichever process made them, then their
+    namespace if kube-gauntlet made it (its label says so) and no other
+    pod is left there (another run may be using it)."""
+    run_id, namespace = str(params["run_id"]), str(params["namespace"])
+    cluster = connect(ClusterTarget.from_params(params))
+    core = cluster.core()
+    try:
+        found = core.read_namespace(namespace)
+        core.delete_collection_namespaced_pod(
+            namespace,
+            label_selector=helper_pods.run_selector(run_id),
+            grace_period_seconds=0,
+        )
+        labels = (found.metadata.labels if found.metadata else None) or {}
+        left = [
+            p
+            for p in core.list_namespaced_pod(namespace).items
+            if not (p.metadata and p.metadata.deletion_timestamp)
+        ]
+        if MANAGED_BY.items() <= labels.items() and not left:
+            core.delete_namespace(namespace)
     except ApiException as exc:
-        if exc.status != 404:
+        if delete_outcome(exc.status) != "done":
             raise ClusterOperationFailed(
                 "delete",
-                f"{kind} {name}",
-                str(namespace) if namespace else None,
+                f"helper pods of run {run_id}",
+                namespace,
                 f"{exc.status} {exc.reason}",
             ) from exc
     finally:

@@ -1,15 +1,18 @@
 """The fault ledger: each fault is on disk, with its undo, before it happens.
 
-One JSON-lines file per run under ``$KUBE_GAUNTLET_STATE/ledger`` (default
-``/var/lib/kube-gauntlet/ledger``), so ``gauntlet recover`` finds it from
-any directory. Events are appended and fsynced: ``open`` before the fault,
-``done`` after its rollback. An entry without ``done`` is a fault that may
-still be in force.
+Events go to the run's ledger file (``gauntlet.faults.journal``): ``open``
+before the fault, ``done`` after its rollback, so ``gauntlet recover``
+undoes what a crashed run left.
+
+Objects a run creates (its namespaces, the ledger mirror) are recorded the
+same way, with their removal, before they are created: a run killed with
+SIGKILL leaves nothing that ``recover`` does not know about. Their entries
+stay open while the run uses them (``rollback_all`` undoes faults only)
+and are closed by their owner (``remove``) or at the run's end.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -19,16 +22,26 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar, runtime_checkable
 
-import gauntlet.faults.kinds  # noqa: F401 - registers the built-in kinds
 from gauntlet import progress
 from gauntlet.errors import GauntletError, UsageError
 from gauntlet.exit_codes import EXIT_TERMINATED
+from gauntlet.faults.journal import (
+    EntryKind,
+    LedgerEntry,
+    append_event,
+    ledger_dir,
+    process_start,
+    read_ledger,
+    recover,
+)
 from gauntlet.faults.rollback import Rollback, lookup, run_rollback
 from gauntlet.reporting.measurements import utc_iso, utc_now
 
 __all__ = [
+    "ClusterMirror",
+    "EntryKind",
     "FaultLedger",
     "LedgerEntry",
     "LedgerMirror",
@@ -48,16 +61,6 @@ class RollbackFailed(GauntletError):
 
 
 @dataclass(frozen=True)
-class LedgerEntry:
-    """One recorded fault."""
-
-    seq: int
-    description: str
-    rollback: Rollback
-    opened_at: str
-
-
-@dataclass(frozen=True)
 class RollbackFailure:
     """A rollback that raised; the entry stays open for ``recover``."""
 
@@ -65,25 +68,20 @@ class RollbackFailure:
     error: str
 
 
-@dataclass(frozen=True)
-class LedgerState:
-    """A ledger file as read back: its owner and its open entries."""
-
-    path: Path
-    run_id: str
-    pid: int | None
-    pid_start: str | None
-    open_entries: tuple[LedgerEntry, ...]
-
-
 LedgerMirror = Callable[[Sequence[LedgerEntry]], None]
-"""Told the open entries after every change (e.g. a ConfigMap writer)."""
+"""Told the open faults after every change (e.g. a ConfigMap writer)."""
 
 
-def ledger_dir() -> Path:
-    """``$KUBE_GAUNTLET_STATE/ledger``, default /var/lib/kube-gauntlet."""
-    root = os.environ.get("KUBE_GAUNTLET_STATE", "/var/lib/kube-gauntlet")
-    return Path(root) / "ledger"
+@runtime_checkable
+class ClusterMirror(Protocol):
+    """A mirror that is itself an object in the cluster: the ledger records
+    its removal before the first fault is mirrored (and so created)."""
+
+    description: str
+
+    def __call__(self, entries: Sequence[LedgerEntry]) -> None: ...
+
+    def removal(self) -> Rollback: ...
 
 
 class FaultLedger:
@@ -98,6 +96,7 @@ class FaultLedger:
         self.run_id = run_id
         self.path = (directory or ledger_dir()) / f"{run_id}.jsonl"
         self._mirror = mirror
+        self._mirror_entry: LedgerEntry | None = None
         self._open: dict[int, LedgerEntry] = {}
         self._seq = 0
         self._lock = threading.RLock()
@@ -115,7 +114,7 @@ class FaultLedger:
                 "event": "run",
                 "run_id": run_id,
                 "pid": os.getpid(),
-                "pid_start": _process_start(os.getpid()),
+                "pid_start": process_start(os.getpid()),
                 "host": socket.gethostname(),
             }
         )
@@ -132,20 +131,8 @@ class FaultLedger:
             UsageError: the rollback kind is unknown (nothing injected).
         """
         lookup(rollback.kind)
-        with self._lock:
-            self._seq += 1
-            entry = LedgerEntry(
-                self._seq, description, rollback, utc_iso(utc_now())
-            )
-            self._append(
-                {
-                    "event": "open",
-                    "seq": entry.seq,
-                    "description": description,
-                    "rollback": rollback.to_dict(),
-                }
-            )
-            self._open[entry.seq] = entry
+        self._record_mirror()  # older than the fault: removed after it
+        entry = self._open_entry(description, rollback, "fault")
         self._mirror_open()
         progress.say(f"fault: {description}")
         try:
@@ -158,28 +145,82 @@ class FaultLedger:
         self._append({"event": "injected", "seq": entry.seq})
         return result
 
+    def record_object(self, description: str, removal: Rollback) -> LedgerEntry:
+        """Record an object the run is about to create, with its removal.
+
+        Call it before creating the object: a create that times out may
+        still land. The entry stays open (``rollback_all`` leaves it) until
+        ``remove`` or ``release``, or ``recover`` after a crash.
+
+        Raises:
+            UsageError: the removal's kind is unknown (record nothing).
+        """
+        return self._open_entry(description, removal, "object")
+
+    def remove(
+        self, entry: LedgerEntry, how: Callable[[], object] | None = None
+    ) -> None:
+        """Remove a recorded object now and close its entry.
+
+        ``how`` removes it the owner's way (its own client, pinned to an
+        API server), else the recorded removal runs.
+
+        Raises:
+            Exception: whatever the removal raised; the entry stays open
+                for the run's end or ``recover``.
+        """
+        try:
+            if how is None:
+                run_rollback(entry.rollback)
+            else:
+                how()
+        except Exception as exc:
+            self._append(
+                {
+                    "event": "rollback_failed",
+                    "seq": entry.seq,
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
+            )
+            raise
+        self._close(entry, {})
+
+    def release(self, entry: LedgerEntry, reason: str) -> None:
+        """Close an object's entry without removing the object (a namespace
+        kept for inspection): ``recover`` will leave it alone."""
+        self._close(entry, {"by": "release", "reason": reason})
+
     def open_entries(self) -> list[LedgerEntry]:
         """Faults not yet rolled back, oldest first."""
-        with self._lock:
-            return sorted(self._open.values(), key=lambda e: e.seq)
+        return self._entries(objects=False)
 
-    def rollback_all(self) -> list[RollbackFailure]:
+    def open_objects(self) -> list[LedgerEntry]:
+        """Recorded objects not yet removed, oldest first."""
+        with self._lock:
+            found = [e for e in self._open.values() if e.what == "object"]
+        return sorted(found, key=lambda e: e.seq)
+
+    def rollback_all(self, objects: bool = False) -> list[RollbackFailure]:
         """Run every open rollback, newest first; keep going on errors.
 
-        Returns the failures (their entries stay open for ``recover``).
+        ``objects``: also remove the recorded objects (the run's end), in
+        the same newest-first order. Returns the failures (their entries
+        stay open for ``recover``).
         """
         with self._lock:
             if self.rolling_back:
                 return []
             self.rolling_back = True
         try:
-            return self._rollback_open()
+            return self._rollback_open(self._entries(objects))
         finally:
             self.rolling_back = False
 
-    def _rollback_open(self) -> list[RollbackFailure]:
+    def _rollback_open(
+        self, entries: Sequence[LedgerEntry]
+    ) -> list[RollbackFailure]:
         failures = []
-        for entry in reversed(self.open_entries()):
+        for entry in reversed(entries):
             try:
                 run_rollback(entry.rollback)
             except Exception as exc:  # noqa: BLE001 - registered plugin code
@@ -194,19 +235,66 @@ class FaultLedger:
                 progress.say(f"rollback FAILED: {entry.description}: {error}")
                 failures.append(RollbackFailure(entry, error))
                 continue
-            self._append({"event": "done", "seq": entry.seq})
-            with self._lock:
-                self._open.pop(entry.seq, None)
-            progress.say(f"rolled back: {entry.description}")
+            self._close(entry, {})
+            verb = "rolled back" if entry.what == "fault" else "removed"
+            progress.say(f"{verb}: {entry.description}")
         self._mirror_open()
         return failures
 
+    def _open_entry(
+        self, description: str, rollback: Rollback, what: EntryKind
+    ) -> LedgerEntry:
+        lookup(rollback.kind)
+        with self._lock:
+            self._seq += 1
+            entry = LedgerEntry(
+                self._seq, description, rollback, utc_iso(utc_now()), what
+            )
+            event: dict[str, Any] = {
+                "event": "open",
+                "seq": entry.seq,
+                "description": description,
+                "rollback": rollback.to_dict(),
+            }
+            if what != "fault":
+                event["what"] = what
+            self._append(event)
+            self._open[entry.seq] = entry
+        return entry
+
+    def _close(self, entry: LedgerEntry, extra: dict[str, Any]) -> None:
+        self._append({"event": "done", "seq": entry.seq, **extra})
+        with self._lock:
+            self._open.pop(entry.seq, None)
+            if entry == self._mirror_entry:
+                self._mirror_entry = None  # recorded again if it comes back
+
+    def _entries(self, objects: bool) -> list[LedgerEntry]:
+        with self._lock:
+            found = [
+                e for e in self._open.values() if objects or e.what == "fault"
+            ]
+        return sorted(found, key=lambda e: e.seq)
+
     def _mirror_open(self) -> None:
-        if self._mirror is not None:
-            self._mirror(self.open_entries())
+        if self._mirror is None:
+            return
+        faults = self.open_entries()
+        if faults:
+            self._record_mirror()
+        self._mirror(faults)
+
+    def _record_mirror(self) -> None:
+        """Record a mirror that is a cluster object before it is written."""
+        with self._lock:
+            mirror = self._mirror
+            if self._mirror_entry is None and isinstance(mirror, ClusterMirror):
+                self._mirror_entry = self.record_object(
+                    mirror.description, mirror.removal()
+                )
 
     def _append(self, event: dict[str, Any]) -> None:
-        _append_event(self.path, event)
+        append_event(self.path, event)
 
 
 def install_signal_handlers(
@@ -245,106 +333,3 @@ def install_signal_handlers(
             signal.signal(sig, old)
 
     return restore
-
-
-def read_ledger(path: Path) -> LedgerState:
-    """Replay a ledger file's events; a torn last line is ignored."""
-    run_id, pid, pid_start = path.stem, None, None
-    entries: dict[int, LedgerEntry] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        kind = event.get("event")
-        if kind == "run":
-            run_id = str(event.get("run_id", run_id))
-            pid = event.get("pid")
-            pid_start = event.get("pid_start")
-        elif kind == "open":
-            seq = int(event["seq"])
-            entries[seq] = LedgerEntry(
-                seq,
-                str(event["description"]),
-                Rollback.from_dict(event["rollback"]),
-                str(event.get("at", "")),
-            )
-        elif kind == "done":
-            entries.pop(int(event["seq"]), None)
-    ordered = tuple(entries[k] for k in sorted(entries))
-    return LedgerState(path, run_id, pid, pid_start, ordered)
-
-
-def recover(
-    directory: Path | None = None,
-    report: Callable[[str], None] = print,
-) -> list[str]:
-    """Replay the open rollbacks of every run whose process is gone.
-
-    Runs that are still alive are skipped: their own handlers roll back.
-    Each action is passed to ``report`` and returned; failed rollbacks
-    start with ``failed:`` and stay open for the next ``recover``.
-    """
-    lines: list[str] = []
-
-    def say(line: str) -> None:
-        lines.append(line)
-        report(line)
-
-    folder = directory or ledger_dir()
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        state = read_ledger(path)
-        if not state.open_entries:
-            continue
-        if state.pid is not None and _alive(state.pid, state.pid_start):
-            say(f"run {state.run_id}: still running (pid {state.pid}), skipped")
-            continue
-        for entry in reversed(state.open_entries):
-            try:
-                run_rollback(entry.rollback)
-            except Exception as exc:  # noqa: BLE001 - registered plugin code
-                error = f"{type(exc).__name__}: {exc}"
-                _append_event(
-                    path,
-                    {
-                        "event": "rollback_failed",
-                        "seq": entry.seq,
-                        "error": error,
-                    },
-                )
-                say(f"failed: run {state.run_id}: {entry.description}: {error}")
-                continue
-            _append_event(
-                path, {"event": "done", "seq": entry.seq, "by": "recover"}
-            )
-            say(f"rolled back: run {state.run_id}: {entry.description}")
-    return lines
-
-
-def _append_event(path: Path, event: dict[str, Any]) -> None:
-    """Append one event line and fsync: it must survive a crash."""
-    line = json.dumps({**event, "at": utc_iso(utc_now())}) + "\n"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _process_start(pid: int) -> str | None:
-    """The process's start time in clock ticks, to tell PID reuse apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
-
-
-def _alive(pid: int, started: str | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return started is None or _process_start(pid) == started

@@ -4,6 +4,13 @@ Whoever looks at a broken cluster (``kubectl -n kube-system get cm``)
 sees which run broke what, and that ``gauntlet recover`` undoes it. Best
 effort: the API may be the very thing a fault took down, so failures are
 reported once and retried later, never raised.
+
+The ConfigMap is itself an object the run creates: the ledger records its
+``removal`` before the first fault is mirrored (``ClusterMirror``), so
+``recover`` deletes the mirror of a crashed run once its faults are
+undone. Deleted rather than marked recovered: it lists the faults in
+force, and after ``recover`` there are none; the ledger file keeps the
+history.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from kubernetes.client.exceptions import ApiException
 
 from gauntlet import progress
 from gauntlet.cluster.client import Cluster
+from gauntlet.faults import kinds
 from gauntlet.faults.ledger import LedgerEntry
+from gauntlet.faults.rollback import Rollback
 
 __all__ = ["ConfigMapMirror", "configmap_name"]
 
@@ -46,9 +55,16 @@ class ConfigMapMirror:
         self.run_id = run_id
         self.namespace = namespace
         self.name = configmap_name(run_id)
+        self.description = f"ConfigMap {namespace}/{self.name} (ledger mirror)"
         self._quiet_until = 0.0
         self._exists = False
         self._maybe_exists = False
+
+    def removal(self) -> Rollback:
+        """How ``recover`` deletes this mirror (404: already gone)."""
+        return kinds.delete_object(
+            self.cluster, "ConfigMap", self.name, self.namespace
+        )
 
     def __call__(self, entries: Sequence[LedgerEntry]) -> None:
         """Write the open entries; delete the ConfigMap when none is left."""

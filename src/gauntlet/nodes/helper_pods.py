@@ -29,14 +29,21 @@ from gauntlet.errors import (
     PermissionMissing,
 )
 from gauntlet.images import WORKLOAD_IMAGE
+from gauntlet.wellknown import MANAGED_BY, RUN_LABEL, label_value
 
-__all__ = ["IMPOSSIBLE", "NAMESPACE", "HelperPods", "default_image"]
+__all__ = [
+    "IMPOSSIBLE",
+    "NAMESPACE",
+    "HelperPods",
+    "default_image",
+    "run_selector",
+]
 
 NAMESPACE = "kube-gauntlet-system"
 IMPOSSIBLE = "node access impossible"
 """Prefix of errors that mean the backend cannot work here at all."""
 APP_LABEL = "kube-gauntlet-node-access"
-RUN_LABEL = "kube-gauntlet.io/run"
+"""The label of a namespace kube-gauntlet made (and may delete)."""
 IMAGE_ENV = "KUBE_GAUNTLET_NODE_IMAGE"
 POD_START_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 1.0
@@ -247,7 +254,7 @@ class HelperPods:
             metadata=client.V1ObjectMeta(
                 name=self.namespace,
                 labels={
-                    "app.kubernetes.io/managed-by": "kube-gauntlet",
+                    **MANAGED_BY,
                     "pod-security.kubernetes.io/enforce": "privileged",
                 },
             )
@@ -272,7 +279,7 @@ class HelperPods:
         )
         labels = {
             "app.kubernetes.io/name": APP_LABEL,
-            RUN_LABEL: _label_value(self.run_id),
+            RUN_LABEL: label_value(self.run_id),
         }
         return client.V1Pod(
             metadata=client.V1ObjectMeta(
@@ -370,8 +377,9 @@ def pod_name(run_id: str, node: str) -> str:
     return name
 
 
-def _label_value(value: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", value)[:63].strip("-_.")
+def run_selector(run_id: str) -> str:
+    """The label selector of ``run_id``'s helper pods, whoever made them."""
+    return f"{RUN_LABEL}={label_value(run_id)}"
 
 
 def _missing_service_account(exc: ApiException) -> bool:

@@ -9,13 +9,18 @@ resourceVersion it saw; the judgement lives with the checks
 
 A write that timed out (or got a 5xx) is indeterminate: it may or may
 not have been applied, and either outcome is accepted.
+
+``setup`` makes the keys' namespace exist through every endpoint: an API
+server with a store of its own (a split brain) knows only the namespaces
+made through it, and must be able to acknowledge the writes the checks
+exist to catch.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -24,7 +29,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from gauntlet.cluster.client import Cluster
-from gauntlet.errors import GauntletError
+from gauntlet.errors import ClusterOperationFailed, GauntletError
 from gauntlet.observe import endpoints
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.reporting.measurements import utc_iso, utc_now
@@ -38,6 +43,7 @@ __all__ = [
     "Operation",
     "PartitionWindow",
     "collect_etcd_states",
+    "ensure_namespace",
 ]
 
 OpKind = Literal["write", "read"]
@@ -45,6 +51,7 @@ OpResult = Literal["ok", "fail", "timeout"]
 FINAL_CLIENT = "final"
 SETUP_CLIENT = "setup"
 FIELD = "value"
+NAMESPACE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,28 @@ def collect_etcd_states(
         time.sleep(1.0)
 
 
+def ensure_namespace(
+    core: client.CoreV1Api,
+    name: str,
+    labels: Mapping[str, str] | None = None,
+    timeout_s: float = NAMESPACE_TIMEOUT_S,
+) -> None:
+    """Create namespace ``name`` through ``core``'s API server unless it
+    is there (409); the caller recorded it in the fault ledger first.
+
+    Raises:
+        ApiException: any other answer (urllib3 errors: no answer).
+    """
+    body = client.V1Namespace(
+        metadata=client.V1ObjectMeta(name=name, labels=dict(labels or {}))
+    )
+    try:
+        core.create_namespace(body, _request_timeout=timeout_s)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
 # -- recorder -----------------------------------------------------------------
 
 
@@ -149,11 +178,14 @@ class HistoryRecorder:
         pause_s: float = 0.05,
         reads: bool = True,
         split_reads: bool = False,
+        namespace_labels: Mapping[str, str] | None = None,
     ) -> None:
         self.cluster = cluster
         self.endpoints = dict(endpoints)
         """Client id (usually the node) -> API server URL."""
         self.namespace = namespace
+        self.namespace_labels = dict(namespace_labels or {})
+        """Labels of the namespace where ``setup`` has to create it."""
         self.keys = [f"{prefix}-{i}" for i in range(keys)]
         self.timeout_s = timeout_s
         self.pause_s = pause_s
@@ -173,8 +205,17 @@ class HistoryRecorder:
         with self._lock:
             return list(self._ops)
 
-    def setup(self) -> None:
-        """Write an initial value to every key through the default server."""
+    def setup(self, through: Iterable[str] = ()) -> None:
+        """Make the namespace exist through the default server, every
+        endpoint and each URL in ``through`` (API servers that may answer
+        for the default server), then write an initial value to every key
+        through the default server.
+
+        Raises:
+            ClusterOperationFailed: an API server refused the namespace.
+        """
+        for url in self.namespace_urls(through):
+            self._ensure_namespace(url)
         api = endpoints.endpoint_client(self.cluster, None)
         try:
             for key in self.keys:
@@ -232,6 +273,27 @@ class HistoryRecorder:
                     api.close()  # type: ignore[no-untyped-call]
             if pending:
                 time.sleep(1.0)
+
+    def namespace_urls(self, through: Iterable[str] = ()) -> list[str]:
+        """Where ``setup`` makes the namespace: every server written to."""
+        urls = [self.cluster.server, *self.endpoints.values(), *through]
+        return list(dict.fromkeys(urls))
+
+    def _ensure_namespace(self, url: str) -> None:
+        api = endpoints.endpoint_client(self.cluster, url)
+        try:
+            ensure_namespace(
+                client.CoreV1Api(api), self.namespace, self.namespace_labels
+            )
+        except (ApiException, urllib3.exceptions.HTTPError) as exc:
+            raise ClusterOperationFailed(
+                "create",
+                f"namespace {self.namespace}",
+                None,
+                f"through {url}: {_describe(exc)}",
+            ) from exc
+        finally:
+            api.close()  # type: ignore[no-untyped-call]
 
     def _loop(self, name: str, url: str, mode: str) -> None:
         api = endpoints.endpoint_client(self.cluster, url)

@@ -13,6 +13,7 @@ from gauntlet.errors import ClusterOperationFailed
 from gauntlet.faults import kinds
 from gauntlet.images import workload_image
 from gauntlet.observe import objects
+from gauntlet.wellknown import RUN_LABEL, label_value
 
 __all__ = ["deploy_web_service"]
 
@@ -45,7 +46,7 @@ def deploy_web_service(
     """
     cluster = _context.cluster(secrets)
     core = cluster.core()
-    labels = {"kube-gauntlet.io/run": _label(_context.run_id(configuration))}
+    labels = {RUN_LABEL: label_value(_context.run_id(configuration))}
 
     def create_namespace() -> None:
         body = client.V1Namespace(
@@ -107,7 +108,3 @@ def deploy_web_service(
         "service": name,
         "pods": {objects.name(p): objects.node_name(p) for p in pods},
     }
-
-
-def _label(value: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in value)[:63]

@@ -21,10 +21,10 @@ from gauntlet.cluster import workloads
 from gauntlet.cluster.discovery import CONTROL_PLANE_LABELS, MIRROR_ANNOTATION
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.nodes.helper_pods import NAMESPACE as HELPER_NAMESPACE
-from gauntlet.nodes.helper_pods import RUN_LABEL
 from gauntlet.observe import objects
 from gauntlet.observe.host import components
 from gauntlet.observe.watch import unique
+from gauntlet.wellknown import RUN_LABEL
 
 STEP = "masters run no applications"
 PROCESS_PART = "control-plane processes"

@@ -8,11 +8,17 @@ The recorder records every attempt, whatever the answer (acknowledged,
 refused, timed out after its request timeout), so a window without any
 write says the recorder did not run, not that the cluster refused:
 ``attempted`` makes such a window unobserved, never a pass.
+
+Probes go into namespaces of the run's own, never ``default``: the test's
+namespace, or the run's probe namespace (``kg-probes-<run id>``, recorded
+in the fault ledger when the run starts, made by the first probe through
+each API server, removed at the run's end or by ``gauntlet recover``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import ssl
 import statistics
@@ -26,28 +32,78 @@ from kubernetes.client.exceptions import ApiException
 
 from gauntlet.checks.chaos.split_brain import check_history
 from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.cluster.discovery import ClusterTopology
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.observe import endpoints
-from gauntlet.observe.history import HistoryRecorder, Operation
+from gauntlet.observe.endpoints import apiserver_endpoints
+from gauntlet.observe.history import (
+    HistoryRecorder,
+    Operation,
+    ensure_namespace,
+)
+from gauntlet.wellknown import APISERVER_PORT, MANAGED_BY
 
 __all__ = [
+    "PROBE_LABELS",
     "PROBE_NAMESPACE",
     "WriteStats",
     "accepts_write",
     "attempted",
     "delete_probes",
+    "every_apiserver",
     "longest_gap_s",
     "lost_writes",
+    "namespace_for",
     "no_write_lost",
+    "probe_namespace",
     "recording",
     "refused",
+    "run_probe_namespace",
     "writable",
     "write_stats",
 ]
 
-PROBE_NAMESPACE = "default"
-"""Where write probes go: every API server bootstraps it, whatever store
-it talks to (a split-brain API server answers there too)."""
+PROBE_NAMESPACE = "kg-probes"
+"""The run's probe namespace, by role: ``recording`` and ``writable`` put
+probes given this name into ``probe_namespace(ctx)``. Write histories go
+there (not into the test's namespace) so that their keys outlive it."""
+PROBE_LABELS = MANAGED_BY
+
+
+def run_probe_namespace(run_id: str) -> str:
+    """``kg-probes-<run id>``: the run's probe namespace, a valid name."""
+    slug = re.sub(r"[^a-z0-9-]", "-", run_id.lower()).strip("-")
+    return f"{PROBE_NAMESPACE}-{slug}"[:63].rstrip("-")
+
+
+def probe_namespace(ctx: CheckContext) -> str:
+    """The run's probe namespace, else the test's own namespace."""
+    return ctx.probe_namespace or ctx.namespace
+
+
+def namespace_for(ctx: CheckContext, namespace: str | None) -> str:
+    """Where ``recording`` writes: the test's namespace by default, the
+    run's probe namespace for ``PROBE_NAMESPACE``, else as named."""
+    if namespace == PROBE_NAMESPACE:
+        return probe_namespace(ctx)
+    return namespace or ctx.namespace
+
+
+def every_apiserver(
+    published: Mapping[str, str], topology: ClusterTopology
+) -> list[str]:
+    """Each API server's URL: as ``published`` in the ``kubernetes``
+    EndpointSlices, else a control plane's InternalIP on the published
+    port (as ``_support.apiserver_urls``): one with a store of its own is
+    missing from the slices the majority writes."""
+    found = dict(published)
+    port = next(
+        (u.rsplit(":", 1)[1] for u in found.values()), str(APISERVER_PORT)
+    )
+    for node in topology.control_planes:
+        if node.name not in found and node.internal_ip:
+            found[node.name] = f"https://{node.internal_ip}:{port}"
+    return sorted(found.values())
 
 
 @contextlib.contextmanager
@@ -57,15 +113,21 @@ def recording(
     namespace: str | None = None,
     **options: Any,
 ) -> Iterator[HistoryRecorder]:
-    """A started ``HistoryRecorder``; stopped on exit, also on failure."""
+    """A started ``HistoryRecorder``; stopped on exit, also on failure.
+
+    The namespace (``ctx.namespace`` by default) is made to exist through
+    every API server, so one with a store of its own takes the writes too.
+    """
     recorder = HistoryRecorder(
         ctx.cluster,
         endpoints,
-        namespace or ctx.namespace,
+        namespace_for(ctx, namespace),
         prefix=f"kube-gauntlet-{secrets.token_hex(3)}",
+        namespace_labels=PROBE_LABELS,
         **options,
     )
-    recorder.setup()
+    published = apiserver_endpoints(ctx.cluster)
+    recorder.setup(through=every_apiserver(published, ctx.topology))
     recorder.start()
     try:
         yield recorder
@@ -93,7 +155,7 @@ def no_write_lost(ops: Sequence[Operation], lost: list[str]) -> list[str]:
 
 def delete_probes(ctx: CheckContext, recorder: HistoryRecorder) -> None:
     """Delete a recorder's ConfigMaps (after its final reads): probes in
-    ``PROBE_NAMESPACE`` outlive the check's namespace."""
+    the run's probe namespace outlive the check's namespace."""
     core = ctx.cluster.core()
     for key in recorder.keys:
         try:
@@ -189,17 +251,20 @@ def _p99(sorted_values: Sequence[float]) -> float | None:
 
 def writable(ctx: CheckContext, endpoint: str, timeout_s: float = 5.0) -> bool:
     """A ConfigMap create and delete through ``endpoint`` (raises on any
-    failure), in ``PROBE_NAMESPACE``: writability, not namespaces."""
+    failure), in the run's probe namespace, made there first if needed:
+    writability, not namespaces."""
     api = endpoints.endpoint_client(ctx.cluster, endpoint)
     core = client.CoreV1Api(api)
+    namespace = probe_namespace(ctx)
     name = f"kube-gauntlet-health-{secrets.token_hex(3)}"
     body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name))
     try:
+        ensure_namespace(core, namespace, PROBE_LABELS, timeout_s)
         core.create_namespaced_config_map(
-            PROBE_NAMESPACE, body, _request_timeout=timeout_s
+            namespace, body, _request_timeout=timeout_s
         )
         core.delete_namespaced_config_map(
-            name, PROBE_NAMESPACE, _request_timeout=timeout_s
+            name, namespace, _request_timeout=timeout_s
         )
     finally:
         api.close()  # type: ignore[no-untyped-call]
