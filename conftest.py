@@ -56,6 +56,7 @@ READONLY_NAMESPACE = ""
 """The namespace of a ``readonly`` test's context: none was created, and
 a write into it fails at once."""
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_REFUSAL = pytest.StashKey[WriteRefusal]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -219,20 +220,41 @@ def _fail_on(failures: list[RollbackFailure]) -> None:
 
 @pytest.fixture(scope="session")
 def write_refusal(
-    cluster: Cluster, run_id: str, pytestconfig: pytest.Config
+    cluster: Cluster,
+    run_id: str,
+    ledger: FaultLedger,
+    pytestconfig: pytest.Config,
 ) -> WriteRefusal | None:
-    """Whether the cluster refuses writes; said once, in one line, if so."""
-    refusal = probe_writes(
-        cluster.core(),
-        f"kg-probe-{secrets.token_hex(3)}",
-        {RUN_LABEL: label_value(run_id)},
+    """Whether the cluster refuses writes; said once, in one line, if so
+    (and the run then fails: a gate must not pass a cluster that cannot
+    take a write). The probe's namespace is in the ledger before it is
+    made, like everything a run creates."""
+    name = f"kg-probe-{secrets.token_hex(3)}"
+    entry = ledger.record_object(
+        f"namespace {name}", kinds.delete_object(cluster, "Namespace", name)
     )
+    refusal = probe_writes(
+        cluster.core(), name, {RUN_LABEL: label_value(run_id)}
+    )
+    try:  # the probe deleted it already; a 404 closes the entry
+        ledger.remove(entry, lambda: _delete_namespace(cluster.core(), name))
+    except ApiException as exc:
+        progress.say(f"write probe {name}: left for the run's end: {exc}")
     if refusal is not None:
+        pytestconfig.stash[_REFUSAL] = refusal
         _say_now(
             pytestconfig,
             f"{REFUSED}: {refusal}; only read-only checks run",
         )
     return refusal
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A cluster that refused writes fails the run even if every check
+    that could run passed: the others were not run."""
+    refusal = session.config.stash.get(_REFUSAL, None)
+    if refusal is not None and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -19,9 +19,12 @@ NOSPACE = "etcdserver: mvcc: database space exceeded"
 
 FAKE_CLUSTER = f'''
 import json
+from pathlib import Path
 
 import pytest
 from kubernetes.client.exceptions import ApiException
+
+from gauntlet.cluster.client import ClusterTarget
 
 
 class RefusingCore:
@@ -36,9 +39,13 @@ class RefusingCore:
         exc.body = json.dumps({{"kind": "Status", "message": "{NOSPACE}"}})
         raise exc
 
+    def delete_namespace(self, name):
+        raise ApiException(status=404, reason="Not Found")
+
 
 class FakeCluster:
     cluster_name = "fake"
+    target = ClusterTarget(Path("/nonexistent/kubeconfig"), "fake")
 
     def __init__(self):
         self._core = RefusingCore()
@@ -118,6 +125,8 @@ def test_a_refused_write_skips_writing_tests_and_runs_readonly_ones(
 ):
     result, _ = refused_run
     result.assert_outcomes(passed=2, skipped=2)
+    # the checks that ran passed, but the others could not: the run fails
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
     reason = f"not run: the cluster refuses writes: {NOSPACE}"
     result.stdout.fnmatch_lines([f"SKIPPED *test_checks.py:*: {reason}"] * 2)
 
