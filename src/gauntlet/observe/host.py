@@ -28,8 +28,6 @@ CONTROL_PLANE_COMPONENTS = (
 )
 NODE_COMPONENTS = ("kubelet", "kube-proxy")
 COMPONENTS = CONTROL_PLANE_COMPONENTS + NODE_COMPONENTS
-ETCD_CLIENT_PORT = 2379
-ETCD_PEER_PORT = 2380
 _SEP = "\x1f"
 _PROC_CMDLINES = (
     'cd /proc && for p in [0-9]*; do [ -r "$p/cmdline" ] || continue; '
@@ -140,10 +138,7 @@ class KubeconfigView:
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.server)
-        if parts.port is not None:
-            return parts.port
-        return 443 if parts.scheme == "https" else 80
+        return server_port(self.server)
 
     @property
     def host(self) -> str:
@@ -213,3 +208,12 @@ def _named(
             key = section.rstrip("s")
             return dict(entry.get(key) or {})
     raise GauntletError(f"kubeconfig {path}: no {section} entry {name!r}")
+
+
+def server_port(url: str) -> int:
+    """The port of a kubeconfig ``server`` URL (the scheme's default
+    when it names none)."""
+    parts = urlsplit(url)
+    if parts.port is not None:
+        return parts.port
+    return 443 if parts.scheme == "https" else 80

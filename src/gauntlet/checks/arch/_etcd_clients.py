@@ -19,12 +19,11 @@ from gauntlet.checks.context import CheckContext
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.nodes.types import Connection
 from gauntlet.observe.host import (
-    ETCD_CLIENT_PORT,
-    ETCD_PEER_PORT,
     Component,
     component_of,
     host_processes,
 )
+from gauntlet.wellknown import ETCD_CLIENT_PORT, ETCD_PEER_PORT
 
 SAMPLE_GAP_S = 3.0
 ETCD_CLIENTS = frozenset({"kube-apiserver", "etcd"})

@@ -16,11 +16,11 @@ from kubernetes import client
 
 from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.observe.host import (
-    ETCD_CLIENT_PORT,
-    ETCD_PEER_PORT,
     component_kubeconfig,
     components,
+    server_port,
 )
+from gauntlet.wellknown import ETCD_CLIENT_PORT, ETCD_PEER_PORT
 
 PART = "node agents"
 MISSING_PART = "node agents not found"
@@ -42,10 +42,7 @@ class AgentView:
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.server)
-        if parts.port is not None:
-            return parts.port
-        return 443 if parts.scheme == "https" else 80
+        return server_port(self.server)
 
 
 def judge_node_agents(ctx: CheckContext, part: Part) -> None:

@@ -103,13 +103,14 @@ def check_control_plane_blackout(
     with ctx.part("API unavailable") as part:
         if api_writable:
             part.finding("the API accepted a write with everything stopped")
-    with ctx.part("Service keeps answering") as part:
-        if total:
-            ratio = 100 * ok / total
-            ctx.measure("Service success during the blackout", ratio, "%")
-        finding = web.service_finding(ok, total, "in the blackout")
-        if finding:
-            part.finding(finding)
+    web.judge_service(
+        ctx,
+        "Service keeps answering",
+        ok,
+        total,
+        "during the blackout",
+        "in the blackout",
+    )
     with ctx.part("pods unchanged") as part:
         if after != pods:
             part.finding(f"pods changed: {pods} -> {after}")

@@ -263,13 +263,14 @@ def check_quorum_loss(
                 f"{len(acked_without_quorum)} of {acked.total} writes "
                 f"acknowledged with {down}"
             )
-    with ctx.part("workload keeps serving") as part:
-        if total:
-            ratio = 100 * ok / total
-            ctx.measure("Service success without quorum", ratio, "%")
-        finding = web.service_finding(ok, total, "without quorum")
-        if finding:
-            part.finding(finding)
+    web.judge_service(
+        ctx,
+        "workload keeps serving",
+        ok,
+        total,
+        "without quorum",
+        "without quorum",
+    )
     with ctx.part("pods unchanged") as part:
         if restarted:
             part.finding("web pods were replaced or restarted")

@@ -122,13 +122,14 @@ def check_drain_respects_budgets(
                 f"only {lowest} of {REPLICAS} replicas available during the "
                 f"drain (budget minAvailable {MIN_AVAILABLE})"
             )
-    with ctx.part("Service keeps answering") as part:
-        if total:
-            ratio = 100 * ok / total
-            ctx.measure("Service success during the drain", ratio, "%")
-        finding = web.service_finding(ok, total, "during the drain")
-        if finding:
-            part.finding(finding)
+    web.judge_service(
+        ctx,
+        "Service keeps answering",
+        ok,
+        total,
+        "during the drain",
+        "during the drain",
+    )
     with ctx.part("pods run elsewhere"):
         if moved is None:
             raise CheckSkipped("the drain did not finish: no move to await")

@@ -16,6 +16,7 @@ from gauntlet.cluster import workloads
 from gauntlet.observe import objects
 
 __all__ = [
+    "judge_service",
     "SERVICE_MIN_RATIO",
     "deploy_web",
     "deploy_web_async",
@@ -136,3 +137,21 @@ def service_finding(
     if ok / total < min_ratio:
         return f"the Service answered {ok} of {total} requests {where}"
     return None
+
+
+def judge_service(
+    ctx: CheckContext,
+    part_name: str,
+    ok: int,
+    total: int,
+    measured_as: str,
+    where: str,
+) -> None:
+    """The Service client's log as one part of the guarantee: measured
+    (``Service success <measured_as>``) and judged (``service_finding``)."""
+    with ctx.part(part_name) as part:
+        if total:
+            ctx.measure(f"Service success {measured_as}", 100 * ok / total, "%")
+        finding = service_finding(ok, total, where)
+        if finding:
+            part.finding(finding)
