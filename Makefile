@@ -1,5 +1,6 @@
-# The two commands of the README: `make gate` and `make test`.
-.PHONY: setup gate test lint down
+# The two commands of the README: `make gate` and `make test`;
+# `make test-all` runs the full matrix (see the README).
+.PHONY: setup gate test test-all lint down
 
 setup:
 	bash scripts/setup.sh
@@ -9,6 +10,9 @@ gate: setup
 
 test: setup
 	bash scripts/test.sh
+
+test-all: setup
+	bash scripts/test.sh --all
 
 lint: setup
 	.venv/bin/ruff check src tests suites conftest.py

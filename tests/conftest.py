@@ -58,6 +58,14 @@ def etcd(
     return EtcdClient(cluster, topology, faults)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "full_matrix: a further case of a capability CI already covers "
+        "once; run by `make test-all`, left out of `make test` (CI)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test outside ``tests/unit`` for one rerun; unit tests
     are deterministic and must pass the first time."""

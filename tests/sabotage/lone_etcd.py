@@ -223,7 +223,7 @@ def lone_etcd_behind_every_apiserver(
         lambda: (
             {
                 n: c.flag("name")
-                for n, c in etcd_processes(access, check.topology)
+                for n, c in etcd_processes(access, check.topology).items()
             }
             == {MINORITY: "lone"}
         ),

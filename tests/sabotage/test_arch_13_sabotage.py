@@ -17,6 +17,7 @@ RATIO = 0.85
 OBSERVE_S = 3.0
 
 
+@pytest.mark.full_matrix
 def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
     node, quota = lower_quota(etcd, faults, RATIO, restore)
 

@@ -55,6 +55,7 @@ def test_a_scheduler_without_a_standby_is_reported(
     assert "kube-controller-manager taken over" not in message, message
 
 
+@pytest.mark.full_matrix
 @pytest.mark.disruptive
 def test_a_configured_slow_lease_is_judged_by_its_own_bound(
     faults, cluster, lab_check, ledger, restore
