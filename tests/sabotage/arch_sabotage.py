@@ -8,7 +8,6 @@ the lab (LIFO).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import threading
 import time
 from datetime import UTC, datetime
@@ -38,7 +37,7 @@ def fresh(ctx: CheckContext) -> CheckContext:
     second time (after the restore) needs a context of its own, or the
     first run's findings would fail it again.
     """
-    return dataclasses.replace(ctx, parts=[], measured={})
+    return ctx.fresh()
 
 
 def stop_on_control_planes(

@@ -8,7 +8,6 @@ every undo waits until the lab is healthy again.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import secrets
 
@@ -31,7 +30,7 @@ def fresh_check(check: CheckContext) -> CheckContext:
     a check run again after the restore must not conclude over the
     sabotaged run's findings, nor use etcdctl placements found while
     etcd was sabotaged."""
-    return dataclasses.replace(check, parts=[], measured={}, _etcd=None)
+    return check.fresh()
 
 
 def client_url(faults: LabNodeAccess, node: str) -> str:

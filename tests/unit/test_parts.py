@@ -139,3 +139,14 @@ def test_a_check_run_again_on_the_same_context_is_judged_afresh():
     with ctx.part("a"):
         pass
     ctx.conclude("second run")  # the first run's finding is not judged again
+
+
+def test_a_fresh_context_judges_only_what_it_observes():
+    ctx = context()
+    with ctx.part("a") as part:
+        part.finding("broken during the sabotage")
+    again = ctx.fresh()
+    with again.part("a"):
+        pass
+    again.conclude("after the restore")  # nothing of the first run left
+    assert [p.status for p in again.parts] == ["checked"]

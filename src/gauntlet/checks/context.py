@@ -15,6 +15,7 @@ observed, and otherwise passes with the unobserved parts named.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -161,6 +162,14 @@ class CheckContext:
         if self.nodes is None:
             raise CheckSkipped(f"{why}: {self.nodes_unavailable}")
         return self.nodes
+
+    def fresh(self) -> CheckContext:
+        """The same cluster, node access and sinks, with no parts,
+        measurements or etcd placements: a check run again (after a
+        sabotage is restored) is judged on its own observations."""
+        return dataclasses.replace(
+            self, parts=[], measured={}, _etcd=None, _judged=0
+        )
 
     def etcd(self, why: str) -> EtcdClient:
         """The cluster's etcd client (one per check: placements are
