@@ -23,11 +23,13 @@ import pytest
 from e2e_cli import GAUNTLET, PROJECT, gauntlet
 
 from gauntlet import progress
+from gauntlet.checks.chaos.writes import run_probe_namespace
 from gauntlet.faults.ledger import ledger_dir, read_ledger
 from gauntlet.lab import network
+from gauntlet.wellknown import MANAGED_BY as WELL_MANAGED_BY
+from gauntlet.wellknown import RUN_LABEL, label_value
 
-RUN_LABEL = "kube-gauntlet.io/run"
-MANAGED_BY = ("app.kubernetes.io/managed-by", "kube-gauntlet")
+MANAGED_BY = tuple(WELL_MANAGED_BY.items())[0]
 FAULT_TIMEOUT_S = 300.0
 """From `gauntlet run` to the fault being in (settling, workloads)."""
 DRAIN_TIMEOUT_S = 180.0
@@ -103,8 +105,14 @@ def _kill_when_in(
     return ledger
 
 
-def _ours(meta) -> bool:
+def _ours(meta, harness: str) -> bool:
+    """Made by a run, other than this test session's own (``harness``):
+    the session's namespaces live until it ends."""
     labels = meta.labels or {}
+    if labels.get(RUN_LABEL) == label_value(harness) or meta.name == (
+        run_probe_namespace(harness)
+    ):
+        return False
     return (
         meta.name.startswith(("kg-", "kube-gauntlet-"))
         or RUN_LABEL in labels
@@ -112,14 +120,14 @@ def _ours(meta) -> bool:
     )
 
 
-def _leftovers(cluster) -> dict[str, list[str]]:
+def _leftovers(cluster, harness: str) -> dict[str, list[str]]:
     """What runs left on the cluster, by kind (empty: nothing)."""
     cluster.reconnect()
     core = cluster.core()
     namespaces = [
         ns.metadata.name
         for ns in core.list_namespace().items
-        if _ours(ns.metadata)
+        if _ours(ns.metadata, harness)
     ]
     configmaps = [
         f"{c.metadata.namespace}/{c.metadata.name}"
@@ -129,7 +137,7 @@ def _leftovers(cluster) -> dict[str, list[str]]:
     pods = [
         f"{p.metadata.namespace}/{p.metadata.name}"
         for p in core.list_pod_for_all_namespaces(
-            label_selector=RUN_LABEL
+            label_selector=f"{RUN_LABEL},{RUN_LABEL}!={label_value(harness)}"
         ).items
     ]
     found = {
@@ -143,14 +151,14 @@ def _leftovers(cluster) -> dict[str, list[str]]:
     return {kind: names for kind, names in found.items() if names}
 
 
-def _clean(cluster, what: str) -> None:
+def _clean(cluster, harness: str, what: str) -> None:
     """Wait until nothing of any run is left (a namespace terminates in
     its own time); fail naming the leftovers."""
     last: dict[str, list[str]] = {}
 
     def nothing_left() -> bool:
         nonlocal last
-        last = _leftovers(cluster)
+        last = _leftovers(cluster, harness)
         return not last
 
     progress.wait_until(
@@ -177,11 +185,18 @@ def _faults_undone(lab) -> None:
 
 
 def _crash_and_recover(
-    lab, cluster, tmp_path: Path, keyword: str, fault: str, count: int, *extra
+    lab,
+    cluster,
+    harness: str,
+    tmp_path: Path,
+    keyword: str,
+    fault: str,
+    count: int,
+    *extra,
 ) -> None:
     before = gauntlet("recover", timeout=RECOVER_TIMEOUT_S)
     assert before.returncode == 0, before.stdout + before.stderr
-    _clean(cluster, "no leftovers of earlier runs before the test")
+    _clean(cluster, harness, "no leftovers of earlier runs before the test")
     run = _gameday(tmp_path, keyword, *extra)
     ledger = _kill_when_in(run, tmp_path, fault, count)
 
@@ -197,7 +212,9 @@ def _crash_and_recover(
     still_open = [e.description for e in read_ledger(ledger).open_entries]
     assert still_open == [], f"open after recover: {still_open}\n{out}"
     _faults_undone(lab)
-    _clean(cluster, f"nothing of run {state.run_id} left after recover")
+    _clean(
+        cluster, harness, f"nothing of run {state.run_id} left after recover"
+    )
 
 
 @pytest.mark.parametrize(
@@ -209,19 +226,20 @@ def _crash_and_recover(
     ],
 )
 def test_recover_after_sigkill_leaves_no_fault_and_nothing_the_run_made(
-    lab, cluster, tmp_path, keyword, fault, count
+    lab, cluster, run_id, tmp_path, keyword, fault, count
 ):
-    _crash_and_recover(lab, cluster, tmp_path, keyword, fault, count)
+    _crash_and_recover(lab, cluster, run_id, tmp_path, keyword, fault, count)
 
 
 def test_recover_after_sigkill_removes_the_pod_backends_helper_pods(
-    lab, cluster, tmp_path
+    lab, cluster, run_id, tmp_path
 ):
     """RES-03 through helper pods: an etcd member stopped through a pod
     that recover must reuse, then remove with its namespace."""
     _crash_and_recover(
         lab,
         cluster,
+        run_id,
         tmp_path,
         "res_03",
         "stop etcd on ",
