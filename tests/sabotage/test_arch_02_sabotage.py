@@ -123,6 +123,7 @@ def test_one_api_server_of_three_allowing_anonymous_is_named(
     check_api_server_is_the_front_door(lab_check)
 
 
+@pytest.mark.full_matrix
 def test_a_node_without_kube_proxy_leaves_that_agent_unobserved(
     faults, lab_check, restore
 ):

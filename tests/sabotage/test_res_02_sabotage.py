@@ -21,6 +21,7 @@ def restart_again(faults, cluster, node):
     )
 
 
+@pytest.mark.full_matrix
 @pytest.mark.disruptive
 def test_a_kubelet_left_dead_after_a_crash_is_reported(
     faults, cluster, lab_check, ledger, restore
