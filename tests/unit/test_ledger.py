@@ -4,6 +4,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -332,3 +334,20 @@ def test_recover_removes_the_mirror_of_a_killed_run(tmp_path, calls):
     lines = recover(tmp_path, report=lambda _line: None)
     assert calls == ["a", "mirror"]
     assert lines[-1] == f"removed: run crashed: {mirror.description}"
+
+
+def test_a_killed_run_left_as_a_zombie_counts_as_dead():
+    """A SIGKILLed run whose parent died too is a zombie until something
+    reaps it: recover must not skip its faults as "still running"."""
+    from gauntlet.faults.journal import alive, process_start, process_state
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = process_start(child.pid)
+    deadline = time.monotonic() + 10
+    while process_state(child.pid) != "Z":
+        assert time.monotonic() < deadline, "the child never exited"
+        time.sleep(0.05)
+    try:
+        assert not alive(child.pid, started)
+    finally:
+        child.wait()

@@ -164,10 +164,25 @@ def process_start(pid: int) -> str | None:
 
 
 def alive(pid: int, started: str | None) -> bool:
+    """Whether the run's process still runs: the same process (not a
+    reused PID) and not a zombie (a killed run whose parent died too
+    waits for a reaper, which a container's PID 1 may never be)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
+    if process_state(pid) == "Z":
+        return False
     return started is None or process_start(pid) == started
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of ``/proc/<pid>/stat`` (``R``, ``S``, ``Z``...)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[0] if fields else None
