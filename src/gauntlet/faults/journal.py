@@ -145,8 +145,10 @@ def recover(
 
 
 def append_event(path: Path, event: dict[str, Any]) -> None:
-    """Append one event line and fsync: it must survive a crash."""
-    line = json.dumps({**event, "at": utc_iso(utc_now())}) + "\n"
+    """Append one event line and fsync: it must survive a crash. The
+    event's own ``at`` is kept (an entry's opening time is written as
+    the entry holds it), else it is stamped now."""
+    line = json.dumps({"at": utc_iso(utc_now()), **event}) + "\n"
     with path.open("a", encoding="utf-8") as handle:
         handle.write(line)
         handle.flush()

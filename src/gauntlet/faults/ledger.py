@@ -252,6 +252,7 @@ class FaultLedger:
             )
             event: dict[str, Any] = {
                 "event": "open",
+                "at": entry.opened_at,
                 "seq": entry.seq,
                 "description": description,
                 "rollback": rollback.to_dict(),
