@@ -71,7 +71,9 @@ def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
             f"sh -c {partition} && {count}",
             f"sh -c {heal} && {count}",
             f"sh -c {partition} && {count}",
-            f"sleep 2.5 && {count}",
+            # the host heals itself after 1 s: wait up to 10 s for it
+            f'for i in $(seq 50); do [ "$({count})" = 0 ] && break; '
+            f"sleep 0.2; done; {count}",
         ]
     )
     done = subprocess.run(
