@@ -11,6 +11,7 @@ needs no edit of the file. docs/config.md documents every key.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import yaml
 from gauntlet.errors import UsageError
 
 __all__ = [
+    "env_count",
     "INTERNAL_ENV",
     "SETTINGS",
     "Setting",
@@ -182,6 +184,21 @@ INTERNAL_ENV: Mapping[str, str] = {
 
 _BY_KEY = {s.key: s for s in SETTINGS}
 _SECTIONS = sorted({s.key.split(".")[0] for s in SETTINGS})
+
+
+def env_count(name: str, default: int) -> int:
+    """A positive whole number from the environment variable ``name``
+    (``default`` when unset or empty).
+
+    Raises:
+        UsageError: the variable is not a positive whole number.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"{name}={raw!r}: not a positive number")
+    return int(raw)
 
 
 def load_profile(path: Path) -> dict[str, str]:

@@ -9,12 +9,11 @@ nodes; beyond that from an evenly spread sample, and the nodes left out
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from gauntlet.checks.context import CheckContext
 from gauntlet.cluster.workloads import node_is_ready
-from gauntlet.errors import UsageError
+from gauntlet.config import env_count
 from gauntlet.observe.watch import KubeObject, joined
 
 __all__ = [
@@ -46,12 +45,7 @@ def path_node_limit() -> int:
     Raises:
         UsageError: the variable is not a positive whole number.
     """
-    raw = os.environ.get(PATH_NODES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_PATH_NODES
-    if not raw.isdigit() or int(raw) < 1:
-        raise UsageError(f"{PATH_NODES_ENV}={raw!r}: not a positive number")
-    return int(raw)
+    return env_count(PATH_NODES_ENV, DEFAULT_PATH_NODES)
 
 
 def sample_nodes(nodes: list[KubeObject], limit: int) -> NodeSample:

@@ -29,6 +29,7 @@ from gauntlet import progress
 from gauntlet.checks.arch._chain import chain_of, why_not_within
 from gauntlet.checks.context import CheckContext, CheckSkipped, violated
 from gauntlet.cluster import workloads
+from gauntlet.config import env_count
 from gauntlet.errors import GuaranteeTimeout, UsageError
 from gauntlet.observe.watch import (
     KubeObject,
@@ -80,12 +81,7 @@ def startup_pod_count() -> int:
     Raises:
         UsageError: the variable is not a positive whole number.
     """
-    raw = os.environ.get(STARTUP_PODS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_STARTUP_PODS
-    if not raw.isdigit() or int(raw) < 1:
-        raise UsageError(f"{STARTUP_PODS_ENV}={raw!r}: not a positive number")
-    return int(raw)
+    return env_count(STARTUP_PODS_ENV, DEFAULT_STARTUP_PODS)
 
 
 def startup_slo_p99_s() -> float:
