@@ -16,10 +16,10 @@ __all__ = [
     "workload_image",
 ]
 
-PAUSE_IMAGE = "localhost/kube-gauntlet/pause:3.10"
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
 WORKLOAD_IMAGE = "localhost/kube-gauntlet/workload:1.1"
 """Busybox with sh, httpd (``/bin/serve``), ``http-get``, nc, nslookup."""
-COREDNS_IMAGE = "localhost/kube-gauntlet/coredns:1.14.6"
+COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.6"
 WORKLOAD_IMAGE_ENV = "KUBE_GAUNTLET_IMAGE_WORKLOAD"
 
 

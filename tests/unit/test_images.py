@@ -229,7 +229,7 @@ def test_pause_image(tmp_path: Path) -> None:
     version = subprocess.run(
         [str(binary), "-v"], capture_output=True, text=True, check=True
     )
-    assert version.stdout.strip() == "pause.c 3.10"
+    assert version.stdout.strip() == "pause.c 3.10.2"
 
 
 def test_pause_source_missing(tmp_path: Path) -> None:

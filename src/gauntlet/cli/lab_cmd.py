@@ -13,7 +13,12 @@ from gauntlet.lab import network
 from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.build import ensure_all
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.topology import MAX_CONTROL_PLANES, MAX_WORKERS, Topology
+from gauntlet.lab.topology import (
+    FLAVORS,
+    MAX_CONTROL_PLANES,
+    MAX_WORKERS,
+    Topology,
+)
 from gauntlet.lab.versions import CURRENT, RELEASES
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.wellknown import ETCD_CLIENT_PORT, LAB_NAME
@@ -34,6 +39,14 @@ def add_parser(
     up.add_argument(
         "--workers", type=int, default=2, help=f"0 to {MAX_WORKERS} (default 2)"
     )
+    up.add_argument(
+        "--flavor",
+        choices=FLAVORS,
+        default="services",
+        help="services: control plane as supervised host processes "
+        "(default); kubeadm: kubeadm init/join, control plane as static "
+        "pods; managed: control plane outside the cluster, as on EKS/GKE",
+    )
     cmds.add_parser("down", help="stop the lab and remove every trace")
     build = cmds.add_parser("build", help="build (or find cached) binaries")
     build.add_argument(
@@ -51,7 +64,7 @@ def add_parser(
 def run(args: argparse.Namespace) -> int:
     lab = LabCluster()
     if args.lab_command == "up":
-        report = lab.up(args.control_planes, args.workers)
+        report = lab.up(args.control_planes, args.workers, args.flavor)
         print(f"kubeconfig: {report.kubeconfig}")
         print(
             f"boot time: {report.seconds:.1f}s"

@@ -34,7 +34,7 @@ def apply_coredns(kubectl: list[str]) -> None:
 
 
 def label_roles(kubectl: list[str], topology: Topology) -> None:
-    for node in topology.control_planes:
+    for node in topology.kubelet_nodes:
         sh.run(
             [
                 *kubectl,
@@ -42,17 +42,6 @@ def label_roles(kubectl: list[str], topology: Topology) -> None:
                 "node",
                 node.name,
                 "--overwrite",
-                "node-role.kubernetes.io/control-plane=",
-            ]
-        )
-    for node in topology.workers:
-        sh.run(
-            [
-                *kubectl,
-                "label",
-                "node",
-                node.name,
-                "--overwrite",
-                "node-role.kubernetes.io/worker=",
+                f"node-role.kubernetes.io/{node.role}=",
             ]
         )

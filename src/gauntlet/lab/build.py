@@ -77,6 +77,7 @@ def kubernetes_build(release: Release = CURRENT) -> GoBuild:
         "kubelet",
         "kube-proxy",
         "kubectl",
+        "kubeadm",
     )
     return GoBuild(
         name="kubernetes",

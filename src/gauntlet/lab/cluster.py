@@ -20,10 +20,11 @@ from typing import Any
 from gauntlet import progress
 from gauntlet.errors import GuaranteeTimeout, LabError
 from gauntlet.images import PAUSE_IMAGE
-from gauntlet.lab import addons, build, cleanup, images, network, node, pki
+from gauntlet.lab import addons, build, cleanup, kubeadm, network, node, pki
 from gauntlet.lab import supervisor_client as sup
+from gauntlet.lab.node_images import node_images
 from gauntlet.lab.nodeconfig import Binaries, write_node
-from gauntlet.lab.paths import LabPaths, cache_root
+from gauntlet.lab.paths import LabPaths
 from gauntlet.lab.state import LabState
 from gauntlet.lab.topology import (
     API_SERVICE_IP,
@@ -63,7 +64,11 @@ class LabCluster:
             data = json.loads(self.paths.manifest.read_text())
         except (OSError, ValueError):
             return None
-        return plan(data["control_planes"], data["workers"])
+        return plan(
+            data["control_planes"],
+            data["workers"],
+            data.get("flavor", "services"),
+        )
 
     def manifest(self) -> dict[str, Any]:
         try:
@@ -129,7 +134,7 @@ class LabCluster:
         if topo is None or not self.nodes_alive():
             return False
         try:
-            return len(self.ready_nodes()) == len(topo.nodes)
+            return len(self.ready_nodes()) == len(topo.kubelet_nodes)
         except (LabError, subprocess.TimeoutExpired):
             return False
 
@@ -155,14 +160,21 @@ class LabCluster:
         except (LabError, OSError, subprocess.TimeoutExpired) as exc:
             why = str(exc) or type(exc).__name__
             return LabState(shape, (), booted, gone, (), why)
-        not_ready = tuple(n.name for n in topo.nodes if n.name not in ready)
+        not_ready = tuple(
+            n.name for n in topo.kubelet_nodes if n.name not in ready
+        )
         return LabState(shape, (), booted, gone, not_ready)
 
     # -- lifecycle ------------------------------------------------------------
 
-    def up(self, control_planes: int = 3, workers: int = 2) -> BootReport:
-        """Boot a lab of this shape (or reuse a healthy one) and wait."""
-        topo = plan(control_planes, workers)
+    def up(
+        self,
+        control_planes: int = 3,
+        workers: int = 2,
+        flavor: str = "services",
+    ) -> BootReport:
+        """Boot a lab of this shape and flavor (or reuse a healthy one)."""
+        topo = plan(control_planes, workers, flavor)
         current = self.topology()
         if current == topo and self.healthy():
             progress.say("a healthy lab of this shape is already up: reusing")
@@ -174,19 +186,10 @@ class LabCluster:
         with progress.step("Preparing binaries"):
             bins_dirs = build.ensure_all(self.release)
         start = time.monotonic()
-        image_tars = self._images(bins_dirs["coredns"])
+        image_tars = node_images(self.release, topo, bins_dirs["coredns"])
         self.paths.root.mkdir(parents=True, exist_ok=True)
-        with progress.step("Issuing certificates", heartbeat=False):
-            pki.ensure_pki(
-                self.paths.pki,
-                pki.PkiSpec(
-                    nodes=tuple(
-                        pki.NodeIdentity(n.name, n.ip, n.control_plane)
-                        for n in topo.nodes
-                    ),
-                    apiserver_sans_ips=(BRIDGE_IP, "127.0.0.1", API_SERVICE_IP),
-                ),
-            )
+        if topo.flavor != "kubeadm":
+            self._issue_certificates(topo)
         self._write_manifest(topo, booted=False)
         self._create_mountpoints()
         with progress.step("Creating the lab network", heartbeat=False):
@@ -198,24 +201,43 @@ class LabCluster:
             f"Starting {len(topo.nodes)} nodes", heartbeat=False
         ):
             for n in topo.nodes:
-                write_node(self.paths, n, topo, bins, image_tars, PAUSE_IMAGE)
+                write_node(
+                    self.paths, n, topo, bins, image_tars[n.name], PAUSE_IMAGE
+                )
                 node.start_node(n, self.paths.node(n.name))
             self._start_lb(topo)
-        pki.write_kubeconfig(
-            self.paths.kubeconfig,
-            server=LB_ENDPOINT,
-            ca_file=self.paths.pki / "ca.crt",
-            cert_file=self.paths.pki / "admin.crt",
-            key_file=self.paths.pki / "admin.key",
-            user="kubernetes-admin",
-        )
+        if topo.flavor == "kubeadm":
+            kubeadm.bootstrap(self.paths, topo, bins, self.release)
+        else:
+            pki.write_kubeconfig(
+                self.paths.kubeconfig,
+                server=LB_ENDPOINT,
+                ca_file=self.paths.pki / "ca.crt",
+                cert_file=self.paths.pki / "admin.crt",
+                key_file=self.paths.pki / "admin.key",
+                user="kubernetes-admin",
+            )
         self._wait_ready(topo)
         seconds = time.monotonic() - start
         self._write_manifest(topo, booted=True, boot_seconds=seconds)
         progress.say(
-            f"lab up in {seconds:.1f}s; kubeconfig: {self.paths.kubeconfig}"
+            f"{topo.flavor} lab up in {seconds:.1f}s; "
+            f"kubeconfig: {self.paths.kubeconfig}"
         )
         return BootReport(self.paths.kubeconfig, seconds, False)
+
+    def _issue_certificates(self, topo: Topology) -> None:
+        with progress.step("Issuing certificates", heartbeat=False):
+            pki.ensure_pki(
+                self.paths.pki,
+                pki.PkiSpec(
+                    nodes=tuple(
+                        pki.NodeIdentity(n.name, n.ip, n.control_plane)
+                        for n in topo.nodes
+                    ),
+                    apiserver_sans_ips=(BRIDGE_IP, "127.0.0.1", API_SERVICE_IP),
+                ),
+            )
 
     def down(self) -> list[str]:
         """Stop everything and remove every trace; return leftovers."""
@@ -228,22 +250,6 @@ class LabCluster:
 
     # -- steps ----------------------------------------------------------------
 
-    def _images(self, coredns_dir: Path) -> list[Path]:
-        cache = cache_root() / "images"
-        with progress.step("Building images", heartbeat=False):
-            pause_c = (
-                build.kubernetes_source(self.release)
-                / "build"
-                / "pause"
-                / "linux"
-                / "pause.c"
-            )
-            return [
-                images.build_pause_image(cache, pause_c),
-                images.build_workload_image(cache),
-                images.build_coredns_image(cache, coredns_dir / "coredns"),
-            ]
-
     def _write_manifest(
         self, topo: Topology, booted: bool, boot_seconds: float | None = None
     ) -> None:
@@ -252,6 +258,7 @@ class LabCluster:
                 {
                     "control_planes": len(topo.control_planes),
                     "workers": len(topo.workers),
+                    "flavor": topo.flavor,
                     "kubernetes": self.release.kubernetes,
                     "booted": booted,
                     "boot_seconds": boot_seconds,
@@ -338,16 +345,18 @@ class LabCluster:
                 i["metadata"]["name"]
                 for i in self.kubectl_json("get", "nodes")["items"]
             }
-            return names >= {n.name for n in topo.nodes}
+            return names >= {n.name for n in topo.kubelet_nodes}
 
         progress.wait_until(
             "every node to register", registered, BOOT_TIMEOUT_S, poll_s=1.0
         )
-        addons.label_roles(kubectl, topo)
-        addons.apply_coredns(kubectl)
+        if topo.flavor != "kubeadm":  # kubeadm labels and adds DNS itself
+            addons.label_roles(kubectl, topo)
+            addons.apply_coredns(kubectl)
+        expected = len(topo.kubelet_nodes)
         progress.wait_until(
-            f"{len(topo.nodes)} nodes Ready",
-            lambda: len(self.ready_nodes()) == len(topo.nodes),
+            f"{expected} nodes Ready",
+            lambda: len(self.ready_nodes()) == expected,
             BOOT_TIMEOUT_S,
             poll_s=1.0,
             describe=lambda: f"Ready: {sorted(self.ready_nodes())}",

@@ -1,11 +1,15 @@
 """What a lab node's supervisor runs: each component's command line.
 
-Control-plane nodes run stacked etcd, kube-apiserver, the
-controller-manager and the scheduler as supervised host processes (the
-kubeadm layout of flags and files, without static pods); every node runs
-containerd, the kubelet and kube-proxy. Owns the built binaries' layout
-(``Binaries``), every component's argv and the supervisor's component
-specs, in start order.
+In the ``services`` flavor control-plane nodes run stacked etcd,
+kube-apiserver, the controller-manager and the scheduler as supervised
+host processes (the kubeadm layout of flags and files, without static
+pods), and every node runs containerd, the kubelet and kube-proxy. The
+``managed`` flavor's control-plane nodes run only the control plane; the
+``kubeadm`` flavor's nodes run containerd and a kubelet that waits for
+``kubeadm`` to configure it (what kubeadm's systemd drop-in does), and
+kubeadm runs the rest as static pods and DaemonSets. Owns the built
+binaries' layout (``Binaries``), every component's argv and the
+supervisor's component specs, in start order.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def node_components(
     bins: Binaries, node: LabNode, topology: Topology, images: list[Path]
 ) -> list[dict[str, Any]]:
     """The supervisor's component specs for ``node``, in start order."""
+    if topology.flavor == "managed" and node.control_plane:
+        return control_plane_components(bins, node, topology)
     components = [
         component(
             "containerd",
@@ -61,6 +67,15 @@ def node_components(
             oneshot=True,
         ),
     ]
+    if topology.flavor == "kubeadm":
+        return [
+            *components,
+            component(
+                "kubelet",
+                kubeadm_kubelet_argv(bins),
+                requires=["import-images"],
+            ),
+        ]
     if node.control_plane:
         components += control_plane_components(bins, node, topology)
     components += [
@@ -221,6 +236,29 @@ def kubelet_argv(bins: Binaries, node: LabNode) -> list[str]:
         f"--node-ip={node.ip}",
         "--v=1",
     ]
+
+
+KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env"
+KUBEADM_KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+
+
+def kubeadm_kubelet_argv(bins: Binaries) -> list[str]:
+    """The kubelet as kubeadm's systemd drop-in (10-kubeadm.conf) runs it.
+
+    Until ``kubeadm init/join`` has written its configuration the kubelet
+    waits, as a systemd unit would crash-loop; then it runs with
+    kubeadm's flags file, and exec keeps the kubelet's own argv visible.
+    """
+    script = (
+        f"until [ -s {KUBEADM_KUBELET_CONFIG} ] && [ -s {KUBEADM_FLAGS} ]; "
+        "do sleep 0.5; done; "
+        f". {KUBEADM_FLAGS}; "
+        f"exec {bins.k8s('kubelet')} "
+        f"--bootstrap-kubeconfig={kubeconfig_path('bootstrap-kubelet')} "
+        f"--kubeconfig={kubeconfig_path('kubelet')} "
+        f"--config={KUBEADM_KUBELET_CONFIG} $KUBELET_KUBEADM_ARGS"
+    )
+    return ["/bin/sh", "-c", script]
 
 
 def kube_proxy_argv(bins: Binaries) -> list[str]:

@@ -28,6 +28,7 @@ from gauntlet.images import COREDNS_IMAGE, PAUSE_IMAGE, WORKLOAD_IMAGE
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _CONFIG = "application/vnd.oci.image.config.v1+json"
 _LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+_LAYER_PLAIN = "application/vnd.oci.image.layer.v1.tar"
 _INDEX = "application/vnd.oci.image.index.v1+json"
 
 _PASSWD = (
@@ -86,11 +87,13 @@ def build_oci_image(
     env: Sequence[str] = ("PATH=/bin:/usr/bin:/sbin:/usr/sbin",),
     workdir: str = "/",
     user: str = "0",
+    compress: bool = True,
 ) -> Path:
     """Write image ``name`` as an OCI image-layout tar at ``out``."""
     tag = _tag_of(name)
     layer = _layer_tar(files)
-    layer_gz = _gzip(layer)
+    layer_gz = _gzip(layer) if compress else layer
+    layer_type = _LAYER if compress else _LAYER_PLAIN
     runtime: dict[str, object] = {
         "Env": list(env),
         "WorkingDir": workdir,
@@ -115,7 +118,7 @@ def build_oci_image(
             "schemaVersion": 2,
             "mediaType": _MANIFEST,
             "config": _descriptor(_CONFIG, config),
-            "layers": [_descriptor(_LAYER, layer_gz)],
+            "layers": [_descriptor(layer_type, layer_gz)],
         }
     )
     manifest_desc = _descriptor(_MANIFEST, manifest)
@@ -322,6 +325,11 @@ def _tag_of(name: str) -> str:
     if ":" not in last or last.endswith(":"):
         raise LabError(f"image name {name!r} has no tag")
     return last.rsplit(":", 1)[1]
+
+
+def cache_path(cache_dir: Path, image: str) -> Path:
+    """Where the image cache keeps the archive of ``image``."""
+    return _cache_path(cache_dir, image)
 
 
 def _cache_path(cache_dir: Path, image: str) -> Path:

@@ -37,8 +37,9 @@ def write_node(
     """Write every file ``node`` needs; return its supervisor config path."""
     np = paths.node(node.name)
     _make_dirs(np)
-    install_pki(paths.pki, np, node)
-    write_kubeconfigs(np, node)
+    if topology.flavor != "kubeadm":  # kubeadm makes its own PKI
+        install_pki(paths.pki, np, node)
+        write_kubeconfigs(np, node)
     write_config_files(np, node, topology, sandbox_image)
     components = node_components(bins, node, topology, images)
     config = supervisor_config(np, node, bins, components)

@@ -16,6 +16,7 @@ import yaml
 from gauntlet.lab.nodepki import PKI
 from gauntlet.lab.paths import NodePaths
 from gauntlet.lab.topology import (
+    BRIDGE_IP,
     CLUSTER_DOMAIN,
     DNS_SERVICE_IP,
     POD_CIDR,
@@ -24,6 +25,14 @@ from gauntlet.lab.topology import (
 )
 
 CONTAINERD_SOCKET = "/run/containerd/containerd.sock"
+UPSTREAM_RESOLV_CONF = "/etc/kubernetes/upstream-resolv.conf"
+"""What ``dnsPolicy: Default`` pods get on a kubeadm-flavored lab.
+
+kubeadm's CoreDNS forwards to its pod's resolv.conf and refuses to start
+without a nameserver there. The host's end of the lab bridge answers no
+DNS, so a lookup that leaves the cluster fails at once, as the lab's
+no-route-out rule wants.
+"""
 
 
 def write_config_files(
@@ -44,6 +53,9 @@ def write_config_files(
         json.dumps(cni_conflist(node), indent=2)
     )
     (np.root / "resolv.conf").write_text("# kube-gauntlet lab: no upstream\n")
+    (etc / UPSTREAM_RESOLV_CONF.rsplit("/", 1)[1]).write_text(
+        f"# kube-gauntlet lab: nothing answers here\nnameserver {BRIDGE_IP}\n"
+    )
     (np.root / "hosts").write_text(
         "127.0.0.1 localhost\n"
         + "".join(f"{n.ip} {n.name}\n" for n in topology.nodes)

@@ -7,6 +7,7 @@ Everything here is pure: the same shape always yields the same addresses, so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from gauntlet.errors import UsageError
 from gauntlet.wellknown import APISERVER_PORT
@@ -24,6 +25,17 @@ NETNS_PREFIX = "kg-"
 CGROUP_PREFIX = "kg-"
 MAX_CONTROL_PLANES = 5
 MAX_WORKERS = 4
+
+Flavor = Literal["services", "kubeadm", "managed"]
+"""How the lab's control plane runs, i.e. which kind of cluster it imitates.
+
+``services``: supervised host processes (kubelet-less control plane
+components, like a systemd-run control plane); ``kubeadm``: bootstrapped
+by ``kubeadm init/join``, control plane as static pods; ``managed``: the
+control plane exists but is not part of the cluster (no Node objects, no
+kubelet on its hosts), as on EKS or GKE.
+"""
+FLAVORS: tuple[Flavor, ...] = get_args(Flavor)
 
 
 @dataclass(frozen=True)
@@ -58,9 +70,10 @@ class LabNode:
 
 @dataclass(frozen=True)
 class Topology:
-    """The nodes of one lab, control planes first."""
+    """The nodes of one lab, control planes first, and how it is run."""
 
     nodes: tuple[LabNode, ...]
+    flavor: Flavor = "services"
 
     @property
     def control_planes(self) -> tuple[LabNode, ...]:
@@ -70,6 +83,13 @@ class Topology:
     def workers(self) -> tuple[LabNode, ...]:
         return tuple(n for n in self.nodes if not n.control_plane)
 
+    @property
+    def kubelet_nodes(self) -> tuple[LabNode, ...]:
+        """Nodes that run a kubelet (and so become Node objects)."""
+        if self.flavor == "managed":
+            return self.workers
+        return self.nodes
+
     def node(self, name: str) -> LabNode:
         for n in self.nodes:
             if n.name == name:
@@ -78,8 +98,14 @@ class Topology:
         raise UsageError(f"no lab node named {name!r} (nodes: {known})")
 
 
-def plan(control_planes: int, workers: int) -> Topology:
-    """Name and address the nodes of a lab with this shape."""
+def plan(
+    control_planes: int, workers: int, flavor: str = "services"
+) -> Topology:
+    """Name and address the nodes of a lab with this shape and flavor."""
+    if flavor not in FLAVORS:
+        raise UsageError(
+            f"--flavor must be one of {', '.join(FLAVORS)}, got {flavor!r}"
+        )
     if not 1 <= control_planes <= MAX_CONTROL_PLANES:
         raise UsageError(
             f"--control-planes must be 1 to {MAX_CONTROL_PLANES}, "
@@ -87,6 +113,8 @@ def plan(control_planes: int, workers: int) -> Topology:
         )
     if not 0 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers must be 0 to {MAX_WORKERS}, got {workers}")
+    if flavor == "managed" and workers == 0:
+        raise UsageError("a managed lab needs at least one worker")
     nodes = [
         LabNode(f"cp{i}", 10 + i, f"10.250.0.{10 + i}", True)
         for i in range(1, control_planes + 1)
@@ -95,4 +123,4 @@ def plan(control_planes: int, workers: int) -> Topology:
         LabNode(f"w{i}", 20 + i, f"10.250.0.{20 + i}", False)
         for i in range(1, workers + 1)
     ]
-    return Topology(tuple(nodes))
+    return Topology(tuple(nodes), flavor)

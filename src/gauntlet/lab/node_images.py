@@ -1,0 +1,73 @@
+"""Which image archives each lab node imports, built once into the cache.
+
+Every node that runs containers gets the sandbox, test and DNS images; a
+``kubeadm``-flavored lab adds the control-plane images kubeadm runs
+(control-plane nodes) and kube-proxy's (every node).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gauntlet import progress
+from gauntlet.lab import build, cp_images, images
+from gauntlet.lab.kubeadm_config import images as kubeadm_images
+from gauntlet.lab.paths import cache_root
+from gauntlet.lab.topology import LabNode, Topology
+from gauntlet.lab.versions import Release
+
+
+def node_images(
+    release: Release, topology: Topology, coredns_dir: Path
+) -> dict[str, list[Path]]:
+    """Node name -> the archives its bootstrap imports."""
+    cache = cache_root() / "images"
+    with progress.step("Building images"):
+        pause_c = (
+            build.kubernetes_source(release)
+            / "build"
+            / "pause"
+            / "linux"
+            / "pause.c"
+        )
+        common = [
+            images.build_pause_image(cache, pause_c),
+            images.build_workload_image(cache),
+            images.build_coredns_image(cache, coredns_dir / "coredns"),
+        ]
+        control: list[Path] = []
+        proxy: list[Path] = []
+        if topology.flavor == "kubeadm":
+            control, proxy = _kubeadm_images(release, cache)
+    return {n.name: _for(n, common, control, proxy) for n in topology.nodes}
+
+
+def _for(
+    node: LabNode, common: list[Path], control: list[Path], proxy: list[Path]
+) -> list[Path]:
+    return [*common, *proxy, *(control if node.control_plane else [])]
+
+
+def _kubeadm_images(
+    release: Release, cache: Path
+) -> tuple[list[Path], list[Path]]:
+    """(control-plane images, [kube-proxy image]) of ``release``."""
+    k8s = build.kubernetes_build(release).out_dir
+    etcd = build.etcd_build(release).out_dir
+    control: list[Path] = []
+    proxy: list[Path] = []
+    for name, binary in kubeadm_images(release).items():
+        if binary == "etcd":
+            # etcd with its command-line tools, as upstream's image has them
+            bins = sorted(p for p in etcd.iterdir() if p.name[0] != ".")
+            control.append(cp_images.build_binary_image(cache, name, bins, []))
+        elif binary == "kube-proxy":
+            extra = cp_images.iptables_files()
+            proxy.append(
+                cp_images.build_binary_image(cache, name, [k8s / binary], extra)
+            )
+        else:
+            control.append(
+                cp_images.build_binary_image(cache, name, [k8s / binary], [])
+            )
+    return control, proxy
