@@ -32,7 +32,7 @@ from gauntlet.lab.topology import (
     Topology,
 )
 from gauntlet.lab.versions import Release
-from gauntlet.wellknown import APISERVER_PORT, LAB_NAME
+from gauntlet.wellknown import APISERVER_PORT
 
 API = "kubeadm.k8s.io/v1beta4"
 CONTROL_PLANE_ENDPOINT = f"{BRIDGE_IP}:{APISERVER_PORT}"
@@ -141,7 +141,7 @@ def cluster_configuration(
     return {
         "apiVersion": API,
         "kind": "ClusterConfiguration",
-        "clusterName": LAB_NAME,
+        "clusterName": "kubernetes",  # kubeadm's default: nothing lab-only
         "kubernetesVersion": release.kubernetes,
         "controlPlaneEndpoint": CONTROL_PLANE_ENDPOINT,
         "imageRepository": "registry.k8s.io",

@@ -180,7 +180,7 @@ def _host_ctl(
     nodes: NodeAccess, etcd: Component, endpoints: tuple[str, ...]
 ) -> HostEtcdCtl:
     node = etcd.node
-    bindir = posixpath.dirname(etcd.argv[0])
+    bindir = _binary_dir(nodes, etcd)
     binary = _first_path(
         nodes,
         node,
@@ -245,6 +245,20 @@ def pod_placement(cluster: Cluster) -> tuple[PodEtcdCtl | None, str]:
     ips = sorted({_pod_address(p) for p in running} - {""})
     urls = tuple(f"https://{ip}:{ETCD_CLIENT_PORT}" for ip in ips)
     return PodEtcdCtl(cluster, objects.name(running[0]), urls), ""
+
+
+def _binary_dir(nodes: NodeAccess, etcd: Component) -> str:
+    """Where the etcd binary is, in its own root: from argv[0] when it is
+    a path, else from /proc/<pid>/exe (kubeadm's pod runs plain ``etcd``
+    from the image's PATH)."""
+    bindir = posixpath.dirname(etcd.argv[0])
+    if posixpath.isabs(bindir):
+        return bindir
+    proc = nodes.run(etcd.node, ["readlink", f"/proc/{etcd.pid}/exe"])
+    exe = proc.stdout.strip()
+    if proc.returncode == 0 and posixpath.isabs(exe):
+        return posixpath.dirname(exe)
+    return "/usr/local/bin"
 
 
 def _first_path(
