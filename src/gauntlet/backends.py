@@ -111,6 +111,12 @@ def _lab(_params: dict[str, str]) -> NodeAccess:
             "node access impossible: no lab is up on this host; run "
             "`gauntlet lab up` or use --node-access pod"
         )
+    if lab.flavor() != "services":
+        raise NodeAccessError(
+            f"node access impossible: the lab backend reaches only the "
+            f"services flavor; this lab is {lab.flavor()}: use "
+            "--node-access pod"
+        )
     return LabNodeAccess(lab)
 
 

@@ -11,10 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gauntlet import progress
 from gauntlet.backends import KINDS
 from gauntlet.cluster.client import ClusterTarget, api_client
 from gauntlet.cluster.kubeconfig import read_kubeconfig
 from gauntlet.errors import UsageError
+from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.paths import LabPaths
 from gauntlet.profiles import ProfileSpec
 from gauntlet.safety import check_destructive, is_protected
@@ -69,8 +71,19 @@ def resolve_target(args: argparse.Namespace) -> Target:
             "--lab targets the built-in lab: drop --kubeconfig/--context"
         )
     if args.lab or not (explicit or _kubeconfig_env()):
-        lab = ClusterTarget(LabPaths.default().kubeconfig, LAB_CONTEXT)
-        return Target(lab, LAB_CONTEXT, lab=True, boot=True)
+        flavor = LabCluster().flavor()
+        if flavor in (None, "services"):
+            lab = ClusterTarget(LabPaths.default().kubeconfig, LAB_CONTEXT)
+            return Target(lab, LAB_CONTEXT, lab=True, boot=True)
+        # Another flavor imitates another kind of cluster: meet it only
+        # through its kubeconfig, as a user's cluster of that kind.
+        progress.say(
+            f"the lab up is the {flavor} flavor: targeting it by its "
+            "kubeconfig, as any cluster"
+        )
+        args = argparse.Namespace(
+            **{**vars(args), "kubeconfig": LabPaths.default().kubeconfig}
+        )
     cluster = ClusterTarget(args.kubeconfig, args.context)
     info = read_kubeconfig(cluster.kubeconfig_path, args.context)
     cluster = ClusterTarget(info.path.resolve(), info.context)

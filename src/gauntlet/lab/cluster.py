@@ -37,6 +37,7 @@ from gauntlet.lab.versions import CURRENT, Release
 from gauntlet.wellknown import APISERVER_PORT
 
 BOOT_TIMEOUT_S = 300.0
+MANAGED_NAME = "managed-cluster"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ class LabCluster:
         self.release = release
 
     # -- inspection ---------------------------------------------------------
+
+    def flavor(self) -> str | None:
+        """The flavor of the lab that is set up, None without one."""
+        topo = self.topology()
+        return topo.flavor if topo is not None else None
 
     def topology(self) -> Topology | None:
         try:
@@ -216,6 +222,7 @@ class LabCluster:
                 cert_file=self.paths.pki / "admin.crt",
                 key_file=self.paths.pki / "admin.key",
                 user="kubernetes-admin",
+                **_kubeconfig_names(topo),
             )
         self._wait_ready(topo)
         seconds = time.monotonic() - start
@@ -369,6 +376,14 @@ class LabCluster:
             return int(dep["status"].get("readyReplicas") or 0) >= 1
 
         progress.wait_until("CoreDNS to be ready", dns_ready, BOOT_TIMEOUT_S)
+
+
+def _kubeconfig_names(topo: Topology) -> dict[str, str]:
+    """A managed lab goes by a name of its own: runs against it must treat
+    it as any cluster met by kubeconfig, not as the lab."""
+    if topo.flavor == "managed":
+        return {"cluster_name": MANAGED_NAME, "context_name": MANAGED_NAME}
+    return {}
 
 
 def _check_host() -> None:
