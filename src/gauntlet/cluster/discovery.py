@@ -21,13 +21,31 @@ from gauntlet.wellknown import ETCD_CLIENT_PORT, LAB_NAME
 
 __all__ = [
     "ClusterTopology",
+    "NOT_VISIBLE",
+    "NO_CONTROL_PLANE_NODE",
     "ControlPlaneMode",
     "NodeInfo",
     "discover",
     "guess_distribution",
+    "not_visible",
 ]
 
 ControlPlaneMode = Literal["static-pods", "host-services", "hidden", "unknown"]
+
+NOT_VISIBLE = "control plane not visible"
+"""The one reason given for what a hidden (managed) control plane keeps
+from view: its nodes, processes, static pods and etcd."""
+
+
+def not_visible(detail: str) -> str:
+    """``control plane not visible: <detail>``, the hidden plane's reason."""
+    return f"{NOT_VISIBLE}: {detail}"
+
+
+NO_CONTROL_PLANE_NODE = not_visible(
+    "no node has the control-plane role or runs kube-apiserver or etcd "
+    "(a managed control plane)"
+)
 EtcdSource = Literal["apiserver-flags", "lab", "unknown"]
 
 CONTROL_PLANE_LABELS = (

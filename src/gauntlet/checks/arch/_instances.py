@@ -25,6 +25,7 @@ import yaml
 from kubernetes import client
 
 from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.cluster.discovery import NO_CONTROL_PLANE_NODE
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe import objects
 from gauntlet.observe.host import (
@@ -190,11 +191,16 @@ def survey(
             instances += process_instances(ctx.nodes, node, wanted)
     pods = ctx.cluster.core().list_namespaced_pod(NAMESPACE).items
     instances += pod_instances(pods, wanted, scanned)
-    looked = f"pods in {NAMESPACE}" + (
-        f" or processes on {', '.join(sorted(scanned))}"
-        if scanned
-        else f" (no node access: {ctx.nodes_unavailable})"
-    )
+    if scanned:
+        looked = (
+            f"pods in {NAMESPACE} or processes on {', '.join(sorted(scanned))}"
+        )
+    elif ctx.nodes is None:
+        looked = (
+            f"pods in {NAMESPACE} (no node access: {ctx.nodes_unavailable})"
+        )
+    else:
+        looked = f"pods in {NAMESPACE} ({NO_CONTROL_PLANE_NODE})"
     absent = [c for c in wanted if not any(i.component == c for i in instances)]
     if len(absent) == len(wanted):
         raise CheckSkipped(f"no {' or '.join(wanted)} in {looked}")

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from kubernetes import client
 
 from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.cluster.discovery import NO_CONTROL_PLANE_NODE
 from gauntlet.observe.host import (
     CONTROL_PLANE_COMPONENTS,
     host_processes,
@@ -105,7 +106,7 @@ def _not_expected(
     if comp == proxy:
         return False, "no node is visible"
     if not ctx.topology.control_planes:
-        return False, "no control-plane node is visible (managed control plane)"
+        return False, NO_CONTROL_PLANE_NODE
     if ctx.topology.etcd_members:  # known members, none on these nodes
         return True, "etcd is external: no member on a control-plane node"
     return False, (

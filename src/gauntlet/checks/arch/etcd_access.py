@@ -44,6 +44,7 @@ from gauntlet.checks.arch import _etcd_clients as clients
 from gauntlet.checks.arch import _tls_probe as probe
 from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.cluster import workloads
+from gauntlet.cluster.discovery import not_visible
 from gauntlet.errors import GauntletError
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe.etcd import etcd_processes
@@ -126,10 +127,13 @@ class _EtcdUrls:
             self._urls = _etcd_urls(self._ctx)
         if not self._urls:
             topo = self._ctx.topology
-            raise CheckSkipped(
+            why = (
                 f"etcd's client URLs are unknown ({topo.etcd_source}, "
                 f"control plane {topo.control_plane_mode})"
             )
+            if topo.control_plane_mode == "hidden":
+                why = not_visible("etcd's client URLs are unknown")
+            raise CheckSkipped(why)
         return self._urls
 
     def known(self) -> list[str]:
@@ -243,10 +247,13 @@ def live_connections(ctx: CheckContext, known: list[str]) -> list[str]:
     members = etcd_processes(nodes, ctx.topology)
     if not members:
         where = ", ".join(_member(ctx, u) for u in known) or "unknown hosts"
-        raise CheckSkipped(
+        why = (
             "no etcd process on any control-plane node: etcd is external "
             f"({where}) and its connections are beyond node access"
         )
+        if ctx.topology.control_plane_mode == "hidden":
+            why = not_visible(why)
+        raise CheckSkipped(why)
     seen_ips = {n.internal_ip for n in ctx.topology.nodes if n.name in members}
     unseen = [u for u in known if urlsplit(u).hostname not in seen_ips]
     ctx.measure(

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.cluster.discovery import NO_CONTROL_PLANE_NODE
 from gauntlet.errors import UsageError
 from gauntlet.observe.etcd import Member
 
@@ -156,9 +157,7 @@ def check_control_plane_is_highly_available(ctx: CheckContext) -> None:
 def _control_plane_findings(ctx: CheckContext, profile: str) -> list[str]:
     count = len(ctx.topology.control_planes)
     if count == 0:
-        raise CheckSkipped(
-            "no control-plane node is visible (managed control plane)"
-        )
+        raise CheckSkipped(NO_CONTROL_PLANE_NODE)
     ctx.measure("control-plane nodes", count, "nodes")
     if count >= MIN_CONTROL_PLANES:
         return []

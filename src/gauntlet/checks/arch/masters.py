@@ -18,7 +18,11 @@ from kubernetes import client
 
 from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.cluster import workloads
-from gauntlet.cluster.discovery import CONTROL_PLANE_LABELS, MIRROR_ANNOTATION
+from gauntlet.cluster.discovery import (
+    CONTROL_PLANE_LABELS,
+    MIRROR_ANNOTATION,
+    not_visible,
+)
 from gauntlet.errors import ClusterOperationFailed
 from gauntlet.nodes.helper_pods import NAMESPACE as HELPER_NAMESPACE
 from gauntlet.observe import objects
@@ -60,10 +64,12 @@ def check_masters_run_no_applications(ctx: CheckContext) -> None:
             if p.status == "unobserved"
         )
         raise CheckSkipped(
-            f"{STEP}: no control-plane node is visible: no node has the "
-            "role label or runs kube-apiserver or etcd "
-            f"({unseen or 'processes read on every node'}); the control "
-            "plane is hidden (managed service)"
+            f"{STEP}: "
+            + not_visible(
+                "no node has the role label or runs kube-apiserver or etcd "
+                f"({unseen or 'processes read on every node'}): a managed "
+                "control plane"
+            )
         )
     ctx.evidence("control-plane nodes", masters)
     with ctx.part(ROLE_PART) as part:

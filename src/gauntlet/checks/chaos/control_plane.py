@@ -19,6 +19,7 @@ from gauntlet import progress
 from gauntlet.checks.chaos import _support, election, web, writes
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.cluster import workloads
+from gauntlet.cluster.discovery import NO_CONTROL_PLANE_NODE
 from gauntlet.errors import GuaranteeViolated
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
@@ -52,7 +53,7 @@ API_DOWN_TIMEOUT_S = 3.0
 def _planes(ctx: CheckContext) -> list[str]:
     planes = sorted(n.name for n in ctx.topology.control_planes)
     if not planes:
-        raise CheckSkipped("no control-plane node is visible (managed)")
+        raise CheckSkipped(NO_CONTROL_PLANE_NODE)
     return planes
 
 

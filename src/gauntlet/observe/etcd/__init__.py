@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gauntlet.cluster.client import Cluster
-from gauntlet.cluster.discovery import ClusterTopology
+from gauntlet.cluster.discovery import ClusterTopology, not_visible
 from gauntlet.errors import (
     ClusterOperationFailed,
     GauntletError,
@@ -231,9 +231,12 @@ class EtcdClient:
         else:
             reasons.append(why)
         if not found:
-            raise Unobservable(
-                "etcd cannot be observed: " + "; ".join(r for r in reasons if r)
+            why = "etcd cannot be observed: " + "; ".join(
+                r for r in reasons if r
             )
+            if self.topology.control_plane_mode == "hidden":
+                why = not_visible(why)
+            raise Unobservable(why)
         return found
 
     def _where(self) -> str:
