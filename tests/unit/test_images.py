@@ -1,27 +1,20 @@
-"""Lab OCI images: a valid, deterministic layout that containerd can import."""
+"""The lab's images: names, entrypoints and the applets pods need."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
-from typing import Any
 
 import pytest
+from oci_layout import read_layout
 
 from gauntlet.errors import LabError
 from gauntlet.lab.images import (
     COREDNS_IMAGE,
     PAUSE_IMAGE,
     WORKLOAD_IMAGE,
-    ImageFile,
     build_coredns_image,
-    build_oci_image,
     build_pause_image,
     build_workload_image,
 )
@@ -33,131 +26,6 @@ PAUSE_C = Path(
 needs_busybox = pytest.mark.skipif(
     not BUSYBOX.exists(), reason="busybox-static not installed"
 )
-
-
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def read_layout(tar_path: Path) -> dict[str, Any]:
-    """Walk index → manifest → config/layer, checking every descriptor."""
-    with tarfile.open(tar_path) as tf:
-        blobs = {
-            m.name: tf.extractfile(m).read()  # type: ignore[union-attr]
-            for m in tf.getmembers()
-            if m.isfile()
-        }
-    assert json.loads(blobs["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
-    index = json.loads(blobs["index.json"])
-    assert index["schemaVersion"] == 2
-    (desc,) = index["manifests"]
-
-    def blob(d: dict[str, Any]) -> bytes:
-        data = blobs["blobs/sha256/" + d["digest"].removeprefix("sha256:")]
-        assert sha(data) == d["digest"]
-        assert len(data) == d["size"]
-        return data
-
-    manifest = json.loads(blob(desc))
-    assert manifest["mediaType"] == desc["mediaType"]
-    assert desc["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    config_raw = blob(manifest["config"])
-    config = json.loads(config_raw)
-    (layer_desc,) = manifest["layers"]
-    assert layer_desc["mediaType"].endswith("tar+gzip")
-    layer = gzip.decompress(blob(layer_desc))
-    assert config["rootfs"] == {"type": "layers", "diff_ids": [sha(layer)]}
-    assert (config["architecture"], config["os"]) == ("amd64", "linux")
-    with tarfile.open(fileobj=io.BytesIO(layer)) as lt:
-        members = {m.name.rstrip("/"): m for m in lt.getmembers()}
-        contents = {
-            n: lt.extractfile(m).read()  # type: ignore[union-attr]
-            for n, m in members.items()
-            if m.isfile()
-        }
-    return {
-        "annotations": desc["annotations"],
-        "config": config["config"],
-        "members": members,
-        "contents": contents,
-        "names": list(members),
-    }
-
-
-def small_image(tmp_path: Path, out: Path) -> Path:
-    src = tmp_path / "tool"
-    if not src.exists():
-        src.write_bytes(b"#!/bin/sh\necho hi\n")
-        src.chmod(0o750)
-    files = [
-        ImageFile("bin/tool", source=src),
-        ImageFile("/etc/motd", content=b"hello\n", mode=0o644),
-        ImageFile("bin/alias", symlink="tool"),
-        ImageFile("tmp", mode=0o1777),
-        ImageFile("usr/share/deep/file", content=b"x"),
-    ]
-    return build_oci_image(
-        "localhost/test/small:0.1",
-        files,
-        out,
-        entrypoint=["/bin/tool"],
-        cmd=["--flag"],
-    )
-
-
-def test_layout_is_consistent(tmp_path: Path) -> None:
-    img = read_layout(small_image(tmp_path, tmp_path / "small.tar"))
-    assert img["annotations"] == {
-        "io.containerd.image.name": "localhost/test/small:0.1",
-        "org.opencontainers.image.ref.name": "0.1",
-    }
-    assert img["config"] == {
-        "Entrypoint": ["/bin/tool"],
-        "Cmd": ["--flag"],
-        "Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"],
-        "WorkingDir": "/",
-        "User": "0",
-    }
-    m = img["members"]
-    assert m["bin/alias"].issym() and m["bin/alias"].linkname == "tool"
-    assert m["bin/tool"].mode == 0o750
-    assert m["etc/motd"].mode == 0o644
-    assert m["tmp"].isdir() and m["tmp"].mode == 0o1777
-    for parent in ("bin", "etc", "usr", "usr/share", "usr/share/deep"):
-        assert m[parent].isdir() and m[parent].mode == 0o755
-    assert img["names"] == sorted(img["names"])
-    assert all((x.mtime, x.uid, x.gid) == (0, 0, 0) for x in m.values())
-    assert img["contents"]["etc/motd"] == b"hello\n"
-
-
-def test_build_is_deterministic(tmp_path: Path) -> None:
-    a = small_image(tmp_path, tmp_path / "a.tar").read_bytes()
-    b = small_image(tmp_path, tmp_path / "b.tar").read_bytes()
-    assert a == b
-    assert not list(tmp_path.glob(".*"))  # no temp files left behind
-
-
-@pytest.mark.parametrize(
-    ("files", "match"),
-    [
-        ([ImageFile("a", content=b"x", symlink="b")], "more than one"),
-        ([ImageFile("a", content=b"x"), ImageFile("/a", content=b"y")],
-         "twice"),
-        ([ImageFile("../etc/x", content=b"x")], "bad path"),
-        ([ImageFile("a", content=b"x"), ImageFile("a/b", content=b"y")],
-         "both a file and a dir"),
-    ],
-)  # fmt: skip
-def test_bad_files_are_refused(
-    tmp_path: Path, files: list[ImageFile], match: str
-) -> None:
-    with pytest.raises(LabError, match=match):
-        build_oci_image("localhost/x:1", files, tmp_path / "x.tar")
-
-
-def test_name_needs_a_tag(tmp_path: Path) -> None:
-    with pytest.raises(LabError, match="no tag"):
-        build_oci_image("localhost:5000/x", [], tmp_path / "x.tar")
 
 
 @needs_busybox
