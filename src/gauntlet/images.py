@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "AGNHOST_VERSION",
     "COREDNS_IMAGE",
     "PAUSE_IMAGE",
     "WORKLOAD_IMAGE",
@@ -16,6 +17,8 @@ __all__ = [
     "workload_image",
 ]
 
+AGNHOST_VERSION = "2.66.1"
+"""The e2e agnhost the pinned release's test/utils/image/manifest.go names."""
 PAUSE_IMAGE = "localhost/kube-gauntlet/pause:3.10"
 WORKLOAD_IMAGE = "localhost/kube-gauntlet/workload:1.1"
 """Busybox with sh, httpd (``/bin/serve``), ``http-get``, nc, nslookup."""
