@@ -1,4 +1,5 @@
-"""The lab's images: names, entrypoints and the applets pods need."""
+"""The lab's images: upstream names, upstream entrypoints, and the applets
+the pods' commands need; rebuilt only when missing or named otherwise."""
 
 from __future__ import annotations
 
@@ -10,13 +11,21 @@ import pytest
 from oci_layout import read_layout
 
 from gauntlet.errors import LabError
-from gauntlet.lab.images import (
+from gauntlet.images import (
+    AGNHOST_IMAGE,
+    BUSYBOX_IMAGE,
     COREDNS_IMAGE,
     PAUSE_IMAGE,
-    WORKLOAD_IMAGE,
+)
+from gauntlet.lab import images
+from gauntlet.lab.images import (
+    AGNHOST_APPLETS,
+    BUSYBOX_APPLETS,
+    archive_name,
+    build_agnhost_image,
+    build_busybox_image,
     build_coredns_image,
     build_pause_image,
-    build_workload_image,
 )
 
 BUSYBOX = Path("/bin/busybox")
@@ -28,42 +37,89 @@ needs_busybox = pytest.mark.skipif(
 )
 
 
-@needs_busybox
-def test_workload_image(tmp_path: Path) -> None:
-    out = build_workload_image(tmp_path)
-    img = read_layout(out)
-    assert img["annotations"]["io.containerd.image.name"] == WORKLOAD_IMAGE
-    assert img["config"]["Cmd"] == ["/bin/serve"]
-    m = img["members"]
-    applets = subprocess.run(
+def applets() -> list[str]:
+    listing = subprocess.run(
         [str(BUSYBOX), "--list"], capture_output=True, text=True, check=True
     ).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            assert m[f"bin/{applet}"].linkname == "busybox", applet
-    for needed in ("sh", "wget", "nslookup", "nc", "nsenter", "httpd"):
-        assert m[f"bin/{needed}"].issym()
+    return [a for a in listing if a != "busybox"]
+
+
+def assert_busybox_tree(img: dict, needed: tuple[str, ...]) -> None:
+    m = img["members"]
+    for applet in applets():
+        assert m[f"bin/{applet}"].linkname == "busybox", applet
+    for applet in needed:
+        assert m[f"bin/{applet}"].issym(), applet
     assert img["contents"]["bin/busybox"] == BUSYBOX.read_bytes()
     assert m["tmp"].mode == 0o1777
     passwd = img["contents"]["etc/passwd"].decode()
     assert passwd.startswith("root:x:0:0:") and "\nnobody:" in passwd
-    assert b"nobody" in img["contents"]["etc/group"]
-    serve = img["contents"]["bin/serve"]
-    assert b"httpd -f -v -p" in serve and b"healthz" in serve
-    check = subprocess.run(
-        [str(BUSYBOX), "sh", "-n", "-c", serve.decode()], check=False
-    )
-    assert check.returncode == 0
-    # Cached: a second call reuses the tar instead of rebuilding it.
+
+
+@needs_busybox
+def test_agnhost_image_runs_agnhost_with_the_client_applets(
+    tmp_path: Path,
+) -> None:
+    # Any static binary stands in for agnhost here.
+    out = build_agnhost_image(tmp_path, BUSYBOX)
+    assert out == tmp_path / "agnhost-2.66.1.tar"
+    img = read_layout(out)
+    assert img["annotations"]["io.containerd.image.name"] == AGNHOST_IMAGE
+    assert img["config"]["Entrypoint"] == ["/agnhost"]  # as upstream
+    assert img["config"]["Cmd"] == ["pause"]
+    assert "/usr/bin" in img["config"]["Env"][0]
+    m = img["members"]
+    assert m["agnhost"].isfile() and m["agnhost"].mode == 0o755
+    assert m["agnhost-2"].linkname == "agnhost"
+    assert {"sh", "nc", "nslookup", "kill", "sleep"} <= set(AGNHOST_APPLETS)
+    assert_busybox_tree(img, AGNHOST_APPLETS)
+    for absent in ("curl", "http-get", "serve"):
+        assert f"bin/{absent}" not in m
+
+
+@needs_busybox
+def test_busybox_image_has_what_node_helpers_run(tmp_path: Path) -> None:
+    img = read_layout(build_busybox_image(tmp_path))
+    assert img["annotations"]["io.containerd.image.name"] == BUSYBOX_IMAGE
+    assert img["config"]["Cmd"] == ["sh"]
+    assert "Entrypoint" not in img["config"]
+    assert set(BUSYBOX_APPLETS) >= {"nsenter", "sh", "sleep"}
+    assert_busybox_tree(img, BUSYBOX_APPLETS)
+
+
+@needs_busybox
+def test_an_image_is_rebuilt_only_under_another_name(tmp_path: Path) -> None:
+    out = build_busybox_image(tmp_path)
     mtime = out.stat().st_mtime_ns
-    assert build_workload_image(tmp_path) == out
-    assert out.stat().st_mtime_ns == mtime
+    assert build_busybox_image(tmp_path) == out
+    assert out.stat().st_mtime_ns == mtime  # cached
+    mirrored = "m.local/e2e-test-images/busybox:1.37.0-2"
+    assert build_busybox_image(tmp_path, name=mirrored) == out
+    img = read_layout(out)
+    assert img["annotations"]["io.containerd.image.name"] == mirrored
 
 
-def test_workload_refuses_dynamic_busybox(tmp_path: Path) -> None:
-    dynamic = Path("/bin/ls")
+def test_archive_names_are_basename_and_tag() -> None:
+    assert archive_name(AGNHOST_IMAGE) == "agnhost-2.66.1.tar"
+    assert archive_name(BUSYBOX_IMAGE) == "busybox-1.37.0-2.tar"
+    assert archive_name(PAUSE_IMAGE) == "pause-3.10.2.tar"
+    assert archive_name(COREDNS_IMAGE) == "coredns-v1.14.6.tar"
+
+
+def test_a_dynamic_busybox_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="dynamically linked"):
-        build_workload_image(tmp_path, busybox=dynamic)
+        build_busybox_image(tmp_path, busybox=Path("/bin/ls"))
+    with pytest.raises(LabError, match="dynamically linked"):
+        build_agnhost_image(tmp_path, Path("/bin/ls"))
+
+
+@needs_busybox
+def test_a_busybox_without_the_applets_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "_run", lambda _argv: "sh\nsleep\n")
+    with pytest.raises(LabError, match="lacks applets: nsenter"):
+        build_busybox_image(tmp_path)
 
 
 def test_non_elf_is_refused(tmp_path: Path) -> None:
@@ -97,7 +153,7 @@ def test_pause_image(tmp_path: Path) -> None:
     version = subprocess.run(
         [str(binary), "-v"], capture_output=True, text=True, check=True
     )
-    assert version.stdout.strip() == "pause.c 3.10"
+    assert version.stdout.strip() == "pause.c 3.10.2"
 
 
 def test_pause_source_missing(tmp_path: Path) -> None:

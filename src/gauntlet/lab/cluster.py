@@ -229,7 +229,11 @@ class LabCluster:
     # -- steps ----------------------------------------------------------------
 
     def _images(self, coredns_dir: Path) -> list[Path]:
+        """Every image a node imports: the sandbox, the cluster DNS and the
+        test images (agnhost always from the pinned release, whose tag
+        its image carries, whatever release the lab runs)."""
         cache = cache_root() / "images"
+        agnhost_dir = build.ensure_built(build.kubernetes_build())
         with progress.step("Building images", heartbeat=False):
             pause_c = (
                 build.kubernetes_source(self.release)
@@ -240,7 +244,8 @@ class LabCluster:
             )
             return [
                 images.build_pause_image(cache, pause_c),
-                images.build_workload_image(cache),
+                images.build_agnhost_image(cache, agnhost_dir / "agnhost"),
+                images.build_busybox_image(cache),
                 images.build_coredns_image(cache, coredns_dir / "coredns"),
             ]
 

@@ -1,7 +1,12 @@
-"""OCI images for the lab, built locally so no node ever pulls.
+"""The lab's images, built locally under their upstream names.
 
-Each is one deterministic OCI image-layout tar (``gauntlet.lab.oci``)
-that the node bootstrap imports with ``ctr -n k8s.io images import``.
+A real cluster pulls the test images by these names (``gauntlet.images``);
+the lab's nodes import identical-named ones and never pull: agnhost from
+the pinned release's test/images/agnhost, busybox from Debian's
+busybox-static, pause from the release's pause.c and CoreDNS from its
+module. ``gauntlet images export`` writes the same archives for other
+clusters. Each is one deterministic OCI tar (``gauntlet.lab.oci``),
+rebuilt only when missing or named otherwise (a mirror).
 """
 
 from __future__ import annotations
@@ -10,11 +15,27 @@ import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from gauntlet.errors import LabError
-from gauntlet.images import COREDNS_IMAGE, PAUSE_IMAGE, WORKLOAD_IMAGE
-from gauntlet.lab.oci import ImageFile, build_oci_image, tag_of
+from gauntlet.images import (
+    AGNHOST_IMAGE,
+    BUSYBOX_IMAGE,
+    COREDNS_IMAGE,
+    PAUSE_IMAGE,
+)
+from gauntlet.lab.oci import ImageFile, build_oci_image, image_name, tag_of
+
+__all__ = [
+    "AGNHOST_APPLETS",
+    "BUSYBOX_APPLETS",
+    "archive_name",
+    "build_agnhost_image",
+    "build_busybox_image",
+    "build_coredns_image",
+    "build_pause_image",
+]
 
 _PASSWD = (
     "root:x:0:0:root:/root:/bin/sh\n"
@@ -22,34 +43,39 @@ _PASSWD = (
 )
 _GROUP = "root:x:0:\nnobody:x:65534:\n"
 
-# Serves the pod's own name so tests can tell which replica answered.
-_SERVE = """#!/bin/sh
-set -e
-mkdir -p /www
-hostname > /www/index.html
-echo ok > /www/healthz
-echo ok > /www/ready
-exec httpd -f -v -p "${PORT:-8080}" -h /www
-"""
-
-
-# Debian's static busybox wget crashes (glibc NSS in a static binary), so
-# tests fetch over HTTP with nc: http-get HOST PORT [PATH] [TIMEOUT_S].
-_HTTP_GET = """#!/bin/sh
-host="$1"; port="${2:-80}"; path="${3:-/}"; t="${4:-5}"
-reply=$(printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' "$path" "$host" \\
-  | nc -w "$t" "$host" "$port") || exit 2
-case "$reply" in
-  "HTTP/1."?" 200"*) printf '%s\\n' "$reply" | sed '1,/^\\r\\{0,1\\}$/d' ;;
-  *) printf '%s\\n' "$reply" | head -n 1 >&2; exit 1 ;;
-esac
-"""
+_BUSYBOX = Path("/bin/busybox")
+"""Debian's busybox-static: every applet in one static binary."""
+AGNHOST_APPLETS = (
+    "sh",
+    "nc",
+    "nslookup",
+    "sleep",
+    "kill",
+    "cat",
+    "rm",
+    "touch",
+    "printf",
+    "sed",
+    "head",
+    "seq",
+    "date",
+    "test",
+)
+"""What test pods run besides agnhost itself (shell snippets, probes);
+upstream agnhost (alpine) has all of them. Debian's static busybox
+``wget`` crashes on name lookups (glibc NSS in a static binary), so HTTP
+clients are ``nc`` snippets, never ``wget``."""
+BUSYBOX_APPLETS = ("sh", "sleep", "nsenter")
+"""What node helper pods run: ``nsenter -t 1`` into the host."""
+_ALPINE_PATH = (
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
 
 
 def build_pause_image(cache_dir: Path, pause_c: Path) -> Path:
     """Compile Kubernetes' own pause.c statically, like the upstream image."""
     out = _cache_path(cache_dir, PAUSE_IMAGE)
-    if out.exists():
+    if _holds(out, PAUSE_IMAGE):
         return out
     if not pause_c.is_file():
         raise LabError(f"pause source {pause_c} not found")
@@ -65,40 +91,77 @@ def build_pause_image(cache_dir: Path, pause_c: Path) -> Path:
         )
 
 
-def build_workload_image(
-    cache_dir: Path, busybox: Path = Path("/bin/busybox")
+def build_agnhost_image(
+    cache_dir: Path,
+    agnhost: Path,
+    busybox: Path = _BUSYBOX,
+    name: str = AGNHOST_IMAGE,
 ) -> Path:
-    """Busybox with every applet: web server, shell, wget, nslookup, nsenter."""
-    out = _cache_path(cache_dir, WORKLOAD_IMAGE)
-    if out.exists():
+    """The e2e agnhost image: ``/agnhost`` (its entrypoint, as upstream)
+    built from the pinned release, plus busybox applets where upstream's
+    alpine has sh, nc and nslookup."""
+    out = _cache_path(cache_dir, name)
+    if _holds(out, name):
         return out
+    _require_static(agnhost)
+    files = [
+        ImageFile("agnhost", source=agnhost),
+        ImageFile("agnhost-2", symlink="agnhost"),
+        ImageFile("uploads", mode=0o755),
+        *_busybox_files(busybox, AGNHOST_APPLETS),
+    ]
+    return build_oci_image(
+        name,
+        files,
+        out,
+        entrypoint=["/agnhost"],
+        cmd=["pause"],
+        env=(_ALPINE_PATH,),
+    )
+
+
+def build_busybox_image(
+    cache_dir: Path, busybox: Path = _BUSYBOX, name: str = BUSYBOX_IMAGE
+) -> Path:
+    """The e2e busybox image: every applet of a static busybox, ``sh`` by
+    default, as upstream."""
+    out = _cache_path(cache_dir, name)
+    if _holds(out, name):
+        return out
+    files = _busybox_files(busybox, BUSYBOX_APPLETS)
+    return build_oci_image(name, files, out, cmd=["sh"])
+
+
+def _busybox_files(busybox: Path, required: Sequence[str]) -> list[ImageFile]:
+    """``/bin/busybox`` with a link per applet, and a minimal /etc.
+
+    Raises:
+        LabError: ``busybox`` is not static or lacks a ``required`` applet.
+    """
     _require_static(busybox)
     listing = _run([str(busybox), "--list"])
     applets = sorted({a for a in listing.split() if a and "/" not in a})
-    if "sh" not in applets or "httpd" not in applets:
-        raise LabError(f"{busybox} lacks the sh or httpd applet")
+    missing = [a for a in required if a not in applets]
+    if missing:
+        raise LabError(f"{busybox} lacks applets: {', '.join(missing)}")
     files = [
         ImageFile("bin/busybox", source=busybox),
-        ImageFile("bin/serve", content=_SERVE.encode(), mode=0o755),
-        ImageFile("bin/http-get", content=_HTTP_GET.encode(), mode=0o755),
         ImageFile("etc/passwd", content=_PASSWD.encode(), mode=0o644),
         ImageFile("etc/group", content=_GROUP.encode(), mode=0o644),
         ImageFile("root", mode=0o700),
         ImageFile("tmp", mode=0o1777),
-        ImageFile("www", mode=0o1777),
     ]
-    files += [
+    return files + [
         ImageFile(f"bin/{a}", symlink="busybox")
         for a in applets
-        if a not in ("busybox", "serve", "http-get")
+        if a != "busybox"
     ]
-    return build_oci_image(WORKLOAD_IMAGE, files, out, cmd=["/bin/serve"])
 
 
 def build_coredns_image(cache_dir: Path, coredns_binary: Path) -> Path:
     """The cluster DNS, from a CoreDNS binary built on the host."""
     out = _cache_path(cache_dir, COREDNS_IMAGE)
-    if out.exists():
+    if _holds(out, COREDNS_IMAGE):
         return out
     _require_static(coredns_binary)
     files = [
@@ -109,10 +172,20 @@ def build_coredns_image(cache_dir: Path, coredns_binary: Path) -> Path:
     return build_oci_image(COREDNS_IMAGE, files, out, entrypoint=["/coredns"])
 
 
-def _cache_path(cache_dir: Path, image: str) -> Path:
-    """``<cache>/<repo-basename>-<tag>.tar`` for a reference."""
+def archive_name(image: str) -> str:
+    """``<repo-basename>-<tag>.tar`` for a reference."""
     repo = image.rsplit("/", 1)[-1].rsplit(":", 1)[0]
-    return cache_dir / f"{repo}-{tag_of(image)}.tar"
+    return f"{repo}-{tag_of(image)}.tar"
+
+
+def _cache_path(cache_dir: Path, image: str) -> Path:
+    return cache_dir / archive_name(image)
+
+
+def _holds(archive: Path, image: str) -> bool:
+    """An archive from an earlier build holds ``image`` by that name (a
+    mirror's name is another image)."""
+    return archive.is_file() and image_name(archive) == image
 
 
 def _require_static(binary: Path) -> None:
