@@ -20,6 +20,7 @@ import pytest
 
 from gauntlet.checks.arch import pod_network
 from gauntlet.checks.arch.pod_network import peer_host
+from gauntlet.checks.chaos import workers
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import ExecResult
 from gauntlet.lab.build import kubernetes_build
@@ -229,7 +230,7 @@ def test_pod_network_call_judges_name_and_source_address(
     ctx = SimpleNamespace(
         cluster=SimpleNamespace(core=lambda: None), namespace="ns"
     )
-    found = pod_network._call(ctx, CALLER, CALLEE)  # type: ignore[arg-type]
+    found = pod_network._call(ctx, CALLER, CALLEE)
     if problem is None:
         assert found is None
     else:
@@ -238,3 +239,17 @@ def test_pod_network_call_judges_name_and_source_address(
     assert argv[:2] == ["sh", "-c"]
     assert "http_get 10.244.2.7 8080 /hostname 3 &&" in argv[2]
     assert argv[2].endswith("http_get 10.244.2.7 8080 /clientip 3")
+
+
+def test_worker_checks_find_web_servers_by_agnhosts_process_name() -> None:
+    scripts: list[str] = []
+
+    class Access:
+        def run(self, node: str, argv: list[str]) -> ExecResult:
+            scripts.append(argv[2])
+            return ExecResult(0, "41 web-a\n42 other\n43 web-b\nx web-c\n", "")
+
+    found = workers.servers(Access(), "w1", ["web-a", "web-b", "web-c"])
+    assert found == {"web-a": 41, "web-b": 43}
+    assert "pgrep -x agnhost" in scripts[0]
+    assert workers.SERVER_PROCESS == workloads.web_command()[0].lstrip("/")
