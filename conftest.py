@@ -321,7 +321,8 @@ def probe_namespace(
 
 @pytest.fixture(scope="session")
 def images() -> Images:
-    """Image names, from ``KUBE_GAUNTLET_IMAGE_*`` or the lab's defaults."""
+    """Image names: ``KUBE_GAUNTLET_IMAGE_WORKLOAD`` or the e2e agnhost,
+    under ``KUBE_GAUNTLET_IMAGE_REPO``'s mirror."""
     return Images.from_env()
 
 

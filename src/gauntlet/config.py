@@ -121,16 +121,25 @@ SETTINGS: tuple[Setting, ...] = (
         "images.workload",
         "KUBE_GAUNTLET_IMAGE_WORKLOAD",
         "text",
-        "localhost/kube-gauntlet/workload:1.1",
-        "image of test pods: busybox with sh, httpd, http-get, nc, "
-        "nslookup; must be on the nodes or pullable",
+        "registry.k8s.io/e2e-test-images/agnhost:2.66.1",
+        "image of test pods: the e2e agnhost (netexec serves; sh, nc, "
+        "kill, sleep for clients); must be on the nodes or pullable",
     ),
     Setting(
         "images.node_helper",
         "KUBE_GAUNTLET_NODE_IMAGE",
         "text",
-        "the workload image",
-        "image of the privileged helper pods of --node-access pod",
+        "registry.k8s.io/e2e-test-images/busybox:1.37.0-2",
+        "image of the privileged helper pods of --node-access pod "
+        "(sh, sleep, nsenter)",
+    ),
+    Setting(
+        "images.repo",
+        "KUBE_GAUNTLET_IMAGE_REPO",
+        "text",
+        "registry.k8s.io",
+        "mirror for every registry.k8s.io test image (registry.k8s.io/"
+        "<path>:<tag> is pulled as <repo>/<path>:<tag>); --image-repo wins",
     ),
     Setting(
         "node_access.kind",

@@ -1,28 +1,183 @@
 """The images test workloads and node helpers run, named in one place.
 
-Checks, node helper pods and the lab (which builds and imports them, so
-its nodes never pull) all take the names from here.
+They are the Kubernetes e2e suite's own images under their upstream names
+(pinned to the tags of test/utils/image/manifest.go of the pinned
+release), so a real cluster pulls them from where every conformance run
+pulls them. The lab builds identical-named images and imports them, so
+its nodes never pull; its pause and CoreDNS images carry kubeadm's names
+for the same reason. ``--image-repo`` (``KUBE_GAUNTLET_IMAGE_REPO``)
+rewrites every test image to a mirror, like the e2e suite's repo list.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gauntlet.errors import UsageError
 
 __all__ = [
+    "AGNHOST_IMAGE",
+    "AGNHOST_VERSION",
+    "BUSYBOX_IMAGE",
     "COREDNS_IMAGE",
+    "E2E_REGISTRY",
+    "IMAGE_REPO_ENV",
+    "NODE_IMAGE_ENV",
     "PAUSE_IMAGE",
+    "UPSTREAM_REGISTRY",
     "WORKLOAD_IMAGE",
     "WORKLOAD_IMAGE_ENV",
+    "ImageUse",
+    "check_repo",
+    "node_helper_image",
+    "run_images",
+    "with_repo",
     "workload_image",
 ]
 
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
-WORKLOAD_IMAGE = "localhost/kube-gauntlet/workload:1.1"
-"""Busybox with sh, httpd (``/bin/serve``), ``http-get``, nc, nslookup."""
-COREDNS_IMAGE = "registry.k8s.io/coredns/coredns:v1.14.6"
+UPSTREAM_REGISTRY = "registry.k8s.io"
+E2E_REGISTRY = f"{UPSTREAM_REGISTRY}/e2e-test-images"
+AGNHOST_VERSION = "2.66.1"
+BUSYBOX_VERSION = "1.37.0-2"
+
+AGNHOST_IMAGE = f"{E2E_REGISTRY}/agnhost:{AGNHOST_VERSION}"
+"""Entrypoint ``/agnhost``; servers are its subcommands (``netexec``), and
+it has sh, nc and nslookup for clients (the lab's: busybox applets)."""
+BUSYBOX_IMAGE = f"{E2E_REGISTRY}/busybox:{BUSYBOX_VERSION}"
+"""Busybox applets: sh, sleep and nsenter are what node helpers need."""
+PAUSE_IMAGE = f"{UPSTREAM_REGISTRY}/pause:3.10.2"
+"""kubeadm's sandbox image; the lab's containerd is pinned to it."""
+COREDNS_IMAGE = f"{UPSTREAM_REGISTRY}/coredns/coredns:v1.14.6"
+"""kubeadm's cluster DNS image; the lab runs it as its DNS add-on."""
+
+WORKLOAD_IMAGE = AGNHOST_IMAGE
+"""What test pods run unless ``KUBE_GAUNTLET_IMAGE_WORKLOAD`` says."""
 WORKLOAD_IMAGE_ENV = "KUBE_GAUNTLET_IMAGE_WORKLOAD"
+NODE_IMAGE_ENV = "KUBE_GAUNTLET_NODE_IMAGE"
+IMAGE_REPO_ENV = "KUBE_GAUNTLET_IMAGE_REPO"
+
+# A registry host (with an optional port) and optional path components
+# as the distribution reference grammar has them; no tag, no digest.
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_HOST = rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPO = re.compile(rf"{_HOST}(?:/{_COMPONENT})*")
 
 
-def workload_image() -> str:
-    """``$KUBE_GAUNTLET_IMAGE_WORKLOAD`` or the lab's workload image."""
-    return os.environ.get(WORKLOAD_IMAGE_ENV) or WORKLOAD_IMAGE
+@dataclass(frozen=True)
+class ImageUse:
+    """One image a run needs, and why."""
+
+    image: str
+    """The name pods use: the override, or the default after the mirror."""
+    default: str
+    """kube-gauntlet's own image (``upstream``, after the mirror)."""
+    upstream: str
+    """Its name on registry.k8s.io, which the lab builds."""
+    used_by: str
+    env: str
+    """The variable that overrides it."""
+
+    @property
+    def overridden(self) -> bool:
+        """Named by ``env`` (not an image kube-gauntlet builds)."""
+        return self.image != self.default
+
+
+def check_repo(repo: str, what: str = "image repo") -> str:
+    """``repo`` without a trailing slash, if it can prefix an image name.
+
+    Raises:
+        UsageError: ``what``: not a registry host with an optional path
+            (a scheme, a tag, upper case in the path, spaces).
+    """
+    cleaned = repo.strip().rstrip("/")
+    if "://" in cleaned:
+        raise UsageError(
+            f"{what} {repo!r}: give the registry and path without a "
+            "scheme, e.g. mirror.example.com:5000/k8s"
+        )
+    if not _REPO.fullmatch(cleaned):
+        raise UsageError(
+            f"{what} {repo!r}: expected registry[:port][/path] (path in "
+            "lower case, no tag or digest), e.g. mirror.example.com:5000/k8s"
+        )
+    return cleaned
+
+
+def with_repo(image: str, repo: str | None) -> str:
+    """``registry.k8s.io/<path>:<tag>`` as ``<repo>/<path>:<tag>``.
+
+    Other images, and any image when ``repo`` is empty, come back as
+    they are, so a user's own image is never rewritten by accident.
+
+    Raises:
+        UsageError: ``repo`` is not a valid registry and path.
+    """
+    if not repo:
+        return image
+    prefix = f"{UPSTREAM_REGISTRY}/"
+    if not image.startswith(prefix):
+        return image
+    return f"{check_repo(repo)}/{image.removeprefix(prefix)}"
+
+
+def _repo(environ: Mapping[str, str]) -> str | None:
+    return environ.get(IMAGE_REPO_ENV) or None
+
+
+def workload_image(environ: Mapping[str, str] | None = None) -> str:
+    """``$KUBE_GAUNTLET_IMAGE_WORKLOAD`` or agnhost, under the mirror.
+
+    Raises:
+        UsageError: ``$KUBE_GAUNTLET_IMAGE_REPO`` is not a valid repo.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(WORKLOAD_IMAGE_ENV) or WORKLOAD_IMAGE
+    return with_repo(chosen, _repo(env))
+
+
+def node_helper_image(environ: Mapping[str, str] | None = None) -> str:
+    """``$KUBE_GAUNTLET_NODE_IMAGE`` or the e2e busybox, under the mirror.
+
+    Raises:
+        UsageError: ``$KUBE_GAUNTLET_IMAGE_REPO`` is not a valid repo.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(NODE_IMAGE_ENV) or BUSYBOX_IMAGE
+    return with_repo(chosen, _repo(env))
+
+
+def run_images(
+    repo: str | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[ImageUse, ...]:
+    """Every image a run starts pods from, as the run would name it.
+
+    ``repo`` wins over ``$KUBE_GAUNTLET_IMAGE_REPO``.
+
+    Raises:
+        UsageError: the mirror is not a valid repo.
+    """
+    env = dict(os.environ if environ is None else environ)
+    if repo is not None:
+        env[IMAGE_REPO_ENV] = repo
+    mirror = _repo(env)
+    return (
+        ImageUse(
+            workload_image(env),
+            with_repo(WORKLOAD_IMAGE, mirror),
+            WORKLOAD_IMAGE,
+            "test workloads: web servers (agnhost netexec) and client pods",
+            WORKLOAD_IMAGE_ENV,
+        ),
+        ImageUse(
+            node_helper_image(env),
+            with_repo(BUSYBOX_IMAGE, mirror),
+            BUSYBOX_IMAGE,
+            "node helper pods of --node-access pod (nsenter)",
+            NODE_IMAGE_ENV,
+        ),
+    )

@@ -58,7 +58,8 @@ def test_deployment_spreads_on_workers_and_serves_through_cluster_ip(
     ip = core.read_namespaced_service("web", ns).spec.cluster_ip
     answered = set()
     for _ in range(10):
-        res = exec_in_pod(core, ns, "client", ["http-get", ip, "80", "/"])
+        get = workloads.http_get_argv(ip, 80, workloads.NAME_PATH)
+        res = exec_in_pod(core, ns, "client", get)
         assert res.returncode == 0, f"GET http://{ip}/ from cp1: {res.stderr}"
         answered.add(res.stdout.strip())
     pods = {p.metadata.name for p in workloads.pods_of(core, ns, "web")}
@@ -84,7 +85,8 @@ def test_a_pod_cannot_reach_outside_the_lab(cluster, test_namespace, images):
     )
     workloads.wait_pod_running(core, ns, "leak")
     # TEST-NET-3: never routed; the packet must not even leave the node.
-    res = exec_in_pod(core, ns, "leak", ["nc", "-w", "2", "203.0.113.1", "80"])
+    connect = ["/agnhost", "connect", "--timeout=2s", "203.0.113.1:80"]
+    res = exec_in_pod(core, ns, "leak", connect)
     assert res.returncode != 0
     assert "unreachable" in (res.stderr + res.stdout).lower()
     res = exec_in_pod(core, ns, "leak", ["nslookup", "example.com"])

@@ -1,29 +1,31 @@
-"""Lab OCI images: a valid, deterministic layout that containerd can import."""
+"""The lab's images: upstream names, upstream entrypoints, and the applets
+the pods' commands need; rebuilt only when missing or named otherwise."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-import json
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
-from typing import Any
 
 import pytest
+from oci_layout import read_layout
 
 from gauntlet.errors import LabError
-from gauntlet.lab.images import (
+from gauntlet.images import (
+    AGNHOST_IMAGE,
+    BUSYBOX_IMAGE,
     COREDNS_IMAGE,
     PAUSE_IMAGE,
-    WORKLOAD_IMAGE,
-    ImageFile,
+)
+from gauntlet.lab import images
+from gauntlet.lab.images import (
+    AGNHOST_APPLETS,
+    BUSYBOX_APPLETS,
+    archive_name,
+    build_agnhost_image,
+    build_busybox_image,
     build_coredns_image,
-    build_oci_image,
     build_pause_image,
-    build_workload_image,
 )
 
 BUSYBOX = Path("/bin/busybox")
@@ -35,167 +37,89 @@ needs_busybox = pytest.mark.skipif(
 )
 
 
-def sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def read_layout(tar_path: Path) -> dict[str, Any]:
-    """Walk index → manifest → config/layer, checking every descriptor."""
-    with tarfile.open(tar_path) as tf:
-        blobs = {
-            m.name: tf.extractfile(m).read()  # type: ignore[union-attr]
-            for m in tf.getmembers()
-            if m.isfile()
-        }
-    assert json.loads(blobs["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
-    index = json.loads(blobs["index.json"])
-    assert index["schemaVersion"] == 2
-    (desc,) = index["manifests"]
-
-    def blob(d: dict[str, Any]) -> bytes:
-        data = blobs["blobs/sha256/" + d["digest"].removeprefix("sha256:")]
-        assert sha(data) == d["digest"]
-        assert len(data) == d["size"]
-        return data
-
-    manifest = json.loads(blob(desc))
-    assert manifest["mediaType"] == desc["mediaType"]
-    assert desc["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    config_raw = blob(manifest["config"])
-    config = json.loads(config_raw)
-    (layer_desc,) = manifest["layers"]
-    assert layer_desc["mediaType"].endswith("tar+gzip")
-    layer = gzip.decompress(blob(layer_desc))
-    assert config["rootfs"] == {"type": "layers", "diff_ids": [sha(layer)]}
-    assert (config["architecture"], config["os"]) == ("amd64", "linux")
-    with tarfile.open(fileobj=io.BytesIO(layer)) as lt:
-        members = {m.name.rstrip("/"): m for m in lt.getmembers()}
-        contents = {
-            n: lt.extractfile(m).read()  # type: ignore[union-attr]
-            for n, m in members.items()
-            if m.isfile()
-        }
-    return {
-        "annotations": desc["annotations"],
-        "config": config["config"],
-        "members": members,
-        "contents": contents,
-        "names": list(members),
-    }
-
-
-def small_image(tmp_path: Path, out: Path) -> Path:
-    src = tmp_path / "tool"
-    if not src.exists():
-        src.write_bytes(b"#!/bin/sh\necho hi\n")
-        src.chmod(0o750)
-    files = [
-        ImageFile("bin/tool", source=src),
-        ImageFile("/etc/motd", content=b"hello\n", mode=0o644),
-        ImageFile("bin/alias", symlink="tool"),
-        ImageFile("tmp", mode=0o1777),
-        ImageFile("usr/share/deep/file", content=b"x"),
-    ]
-    return build_oci_image(
-        "localhost/test/small:0.1",
-        files,
-        out,
-        entrypoint=["/bin/tool"],
-        cmd=["--flag"],
-    )
-
-
-def test_layout_is_consistent(tmp_path: Path) -> None:
-    img = read_layout(small_image(tmp_path, tmp_path / "small.tar"))
-    assert img["annotations"] == {
-        "io.containerd.image.name": "localhost/test/small:0.1",
-        "org.opencontainers.image.ref.name": "0.1",
-    }
-    assert img["config"] == {
-        "Entrypoint": ["/bin/tool"],
-        "Cmd": ["--flag"],
-        "Env": ["PATH=/bin:/usr/bin:/sbin:/usr/sbin"],
-        "WorkingDir": "/",
-        "User": "0",
-    }
-    m = img["members"]
-    assert m["bin/alias"].issym() and m["bin/alias"].linkname == "tool"
-    assert m["bin/tool"].mode == 0o750
-    assert m["etc/motd"].mode == 0o644
-    assert m["tmp"].isdir() and m["tmp"].mode == 0o1777
-    for parent in ("bin", "etc", "usr", "usr/share", "usr/share/deep"):
-        assert m[parent].isdir() and m[parent].mode == 0o755
-    assert img["names"] == sorted(img["names"])
-    assert all((x.mtime, x.uid, x.gid) == (0, 0, 0) for x in m.values())
-    assert img["contents"]["etc/motd"] == b"hello\n"
-
-
-def test_build_is_deterministic(tmp_path: Path) -> None:
-    a = small_image(tmp_path, tmp_path / "a.tar").read_bytes()
-    b = small_image(tmp_path, tmp_path / "b.tar").read_bytes()
-    assert a == b
-    assert not list(tmp_path.glob(".*"))  # no temp files left behind
-
-
-@pytest.mark.parametrize(
-    ("files", "match"),
-    [
-        ([ImageFile("a", content=b"x", symlink="b")], "more than one"),
-        ([ImageFile("a", content=b"x"), ImageFile("/a", content=b"y")],
-         "twice"),
-        ([ImageFile("../etc/x", content=b"x")], "bad path"),
-        ([ImageFile("a", content=b"x"), ImageFile("a/b", content=b"y")],
-         "both a file and a dir"),
-    ],
-)  # fmt: skip
-def test_bad_files_are_refused(
-    tmp_path: Path, files: list[ImageFile], match: str
-) -> None:
-    with pytest.raises(LabError, match=match):
-        build_oci_image("localhost/x:1", files, tmp_path / "x.tar")
-
-
-def test_name_needs_a_tag(tmp_path: Path) -> None:
-    with pytest.raises(LabError, match="no tag"):
-        build_oci_image("localhost:5000/x", [], tmp_path / "x.tar")
-
-
-@needs_busybox
-def test_workload_image(tmp_path: Path) -> None:
-    out = build_workload_image(tmp_path)
-    img = read_layout(out)
-    assert img["annotations"]["io.containerd.image.name"] == WORKLOAD_IMAGE
-    assert img["config"]["Cmd"] == ["/bin/serve"]
-    m = img["members"]
-    applets = subprocess.run(
+def applets() -> list[str]:
+    listing = subprocess.run(
         [str(BUSYBOX), "--list"], capture_output=True, text=True, check=True
     ).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            assert m[f"bin/{applet}"].linkname == "busybox", applet
-    for needed in ("sh", "wget", "nslookup", "nc", "nsenter", "httpd"):
-        assert m[f"bin/{needed}"].issym()
+    return [a for a in listing if a != "busybox"]
+
+
+def assert_busybox_tree(img: dict, needed: tuple[str, ...]) -> None:
+    m = img["members"]
+    for applet in applets():
+        assert m[f"bin/{applet}"].linkname == "busybox", applet
+    for applet in needed:
+        assert m[f"bin/{applet}"].issym(), applet
     assert img["contents"]["bin/busybox"] == BUSYBOX.read_bytes()
     assert m["tmp"].mode == 0o1777
     passwd = img["contents"]["etc/passwd"].decode()
     assert passwd.startswith("root:x:0:0:") and "\nnobody:" in passwd
-    assert b"nobody" in img["contents"]["etc/group"]
-    serve = img["contents"]["bin/serve"]
-    assert b"httpd -f -v -p" in serve and b"healthz" in serve
-    check = subprocess.run(
-        [str(BUSYBOX), "sh", "-n", "-c", serve.decode()], check=False
-    )
-    assert check.returncode == 0
-    # Cached: a second call reuses the tar instead of rebuilding it.
+
+
+@needs_busybox
+def test_agnhost_image_runs_agnhost_with_the_client_applets(
+    tmp_path: Path,
+) -> None:
+    # Any static binary stands in for agnhost here.
+    out = build_agnhost_image(tmp_path, BUSYBOX)
+    assert out == tmp_path / "agnhost-2.66.1.tar"
+    img = read_layout(out)
+    assert img["annotations"]["io.containerd.image.name"] == AGNHOST_IMAGE
+    assert img["config"]["Entrypoint"] == ["/agnhost"]  # as upstream
+    assert img["config"]["Cmd"] == ["pause"]
+    assert "/usr/bin" in img["config"]["Env"][0]
+    m = img["members"]
+    assert m["agnhost"].isfile() and m["agnhost"].mode == 0o755
+    assert m["agnhost-2"].linkname == "agnhost"
+    assert {"sh", "nc", "nslookup", "kill", "sleep"} <= set(AGNHOST_APPLETS)
+    assert_busybox_tree(img, AGNHOST_APPLETS)
+    for absent in ("curl", "http-get", "serve"):
+        assert f"bin/{absent}" not in m
+
+
+@needs_busybox
+def test_busybox_image_has_what_node_helpers_run(tmp_path: Path) -> None:
+    img = read_layout(build_busybox_image(tmp_path))
+    assert img["annotations"]["io.containerd.image.name"] == BUSYBOX_IMAGE
+    assert img["config"]["Cmd"] == ["sh"]
+    assert "Entrypoint" not in img["config"]
+    assert set(BUSYBOX_APPLETS) >= {"nsenter", "sh", "sleep"}
+    assert_busybox_tree(img, BUSYBOX_APPLETS)
+
+
+@needs_busybox
+def test_an_image_is_rebuilt_only_under_another_name(tmp_path: Path) -> None:
+    out = build_busybox_image(tmp_path)
     mtime = out.stat().st_mtime_ns
-    assert build_workload_image(tmp_path) == out
-    assert out.stat().st_mtime_ns == mtime
+    assert build_busybox_image(tmp_path) == out
+    assert out.stat().st_mtime_ns == mtime  # cached
+    mirrored = "m.local/e2e-test-images/busybox:1.37.0-2"
+    assert build_busybox_image(tmp_path, name=mirrored) == out
+    img = read_layout(out)
+    assert img["annotations"]["io.containerd.image.name"] == mirrored
 
 
-def test_workload_refuses_dynamic_busybox(tmp_path: Path) -> None:
-    dynamic = Path("/bin/ls")
+def test_archive_names_are_basename_and_tag() -> None:
+    assert archive_name(AGNHOST_IMAGE) == "agnhost-2.66.1.tar"
+    assert archive_name(BUSYBOX_IMAGE) == "busybox-1.37.0-2.tar"
+    assert archive_name(PAUSE_IMAGE) == "pause-3.10.2.tar"
+    assert archive_name(COREDNS_IMAGE) == "coredns-v1.14.6.tar"
+
+
+def test_a_dynamic_busybox_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="dynamically linked"):
-        build_workload_image(tmp_path, busybox=dynamic)
+        build_busybox_image(tmp_path, busybox=Path("/bin/ls"))
+    with pytest.raises(LabError, match="dynamically linked"):
+        build_agnhost_image(tmp_path, Path("/bin/ls"))
+
+
+@needs_busybox
+def test_a_busybox_without_the_applets_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "_run", lambda _argv: "sh\nsleep\n")
+    with pytest.raises(LabError, match="lacks applets: nsenter"):
+        build_busybox_image(tmp_path)
 
 
 def test_non_elf_is_refused(tmp_path: Path) -> None:

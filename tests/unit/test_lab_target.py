@@ -13,7 +13,7 @@ import pytest
 from gauntlet.cli import lab_target
 from gauntlet.cli.lab_target import decide, rebuild_command
 from gauntlet.errors import UsageError
-from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.cluster import LAB_IMAGES, LabCluster
 from gauntlet.lab.paths import LabPaths
 from gauntlet.lab.state import LabState
 
@@ -164,3 +164,23 @@ def test_run_with_an_impossible_shape_is_a_usage_error(monkeypatch):
     _patched(monkeypatch, HEALTHY)
     with pytest.raises(UsageError, match="--control-planes must be 1 to"):
         lab_target.boot_or_reuse_lab((9, 2))
+
+
+def test_a_lab_booted_without_this_versions_images_is_refused():
+    missing = ("registry.k8s.io/e2e-test-images/agnhost:2.66.1",)
+    decision = decide(LabState((3, 2), missing_images=missing), None)
+    assert decision.action == "refuse"
+    assert "booted without images this version runs" in decision.message
+    assert missing[0] in decision.message
+    assert f"`{REBUILD}`" in decision.message
+
+
+def test_state_names_the_images_the_labs_boot_did_not_import(tmp_path):
+    paths = LabPaths(tmp_path)
+    manifest = {"control_planes": 1, "workers": 1, "booted": True}
+    paths.manifest.write_text(json.dumps(manifest))
+    assert LabCluster(paths).state().missing_images == LAB_IMAGES
+    manifest["images"] = list(LAB_IMAGES)
+    paths.manifest.write_text(json.dumps(manifest))
+    assert LabCluster(paths).state().missing_images == ()
+    assert LabCluster(LabPaths(tmp_path / "none")).missing_images() == ()

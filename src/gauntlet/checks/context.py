@@ -35,10 +35,10 @@ CheckSkipped = Unobservable
 
 @dataclass(frozen=True)
 class Images:
-    """Images the checks start, overridable for clusters without the lab's."""
+    """Images the checks start (``gauntlet.images``), overridable."""
 
     workload: str
-    """Busybox with sh, httpd (``/bin/serve``), ``http-get``, nc, nslookup."""
+    """agnhost: ``netexec`` serves; sh, nc, kill and sleep for clients."""
 
     @classmethod
     def from_env(cls) -> Images:

@@ -78,6 +78,14 @@ def decide(state: LabState, requested: Shape | None) -> LabDecision:
             "drop --control-planes/--workers to run on it, or rebuild "
             f"with {rebuild}",
         )
+    if state.missing_images:
+        return LabDecision(
+            "refuse",
+            shape,
+            f"the {_s(shape)} lab was booted without images this version "
+            f"runs ({', '.join(state.missing_images)}) and its nodes cannot "
+            f"pull: rebuild with {rebuild}",
+        )
     if state.api_error is not None:
         return LabDecision(
             "refuse",

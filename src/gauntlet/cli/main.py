@@ -16,7 +16,13 @@ from gauntlet.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gauntlet.cli import experiment_cmd, lab_cmd, misc_cmd, run_cmd
+    from gauntlet.cli import (
+        experiment_cmd,
+        images_cmd,
+        lab_cmd,
+        misc_cmd,
+        run_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="gauntlet",
@@ -28,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab_cmd.add_parser(sub)
     run_cmd.add_parser(sub)
     experiment_cmd.add_parser(sub)
+    images_cmd.add_parser(sub)
     misc_cmd.add_parser(sub)
     return parser
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gauntlet import progress
 from gauntlet.backends import KINDS
+from gauntlet.cli.images_cmd import add_image_repo_argument
 from gauntlet.cli.lab_target import DEFAULT_SHAPE, boot_or_reuse_lab
 from gauntlet.cli.pytest_runner import (
     PYTEST_EXIT_NAMES,
@@ -45,13 +46,19 @@ from gauntlet.exit_codes import (
     EXIT_USAGE,
     EXIT_VIOLATED,
 )
+from gauntlet.images import IMAGE_REPO_ENV, check_repo, run_images
 from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
 from gauntlet.project import project_root, reports_root
 from gauntlet.reporting.environment import write_environment
 from gauntlet.runid import RUN_ID_ENV, new_run_id
 from gauntlet.safety import check_opt_in
 
-__all__ = ["add_parser", "requested_node_access", "run"]
+__all__ = [
+    "add_parser",
+    "requested_image_repo",
+    "requested_node_access",
+    "run",
+]
 
 NODE_ACCESS_ENV = "KUBE_GAUNTLET_NODE_ACCESS"
 
@@ -107,12 +114,16 @@ def add_parser(
         "--workers", type=int, help="shape of a lab to boot (default 2)"
     )
     add_node_access_argument(run_p)
+    add_image_repo_argument(
+        run_p, f"${IMAGE_REPO_ENV}, else the --config file's images.repo"
+    )
     run_p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     settings = load_profile(args.config) if args.config else {}
+    image_repo = requested_image_repo(args.image_repo, settings, os.environ)
     target = resolve_target(args)
     node_access = resolve_node_access(
         requested_node_access(args.node_access, settings, os.environ), target
@@ -153,6 +164,11 @@ def run(args: argparse.Namespace) -> int:
         **_from_profile(args.config, settings),
         **_environment(target, run_id, node_access),
     }
+    if image_repo:
+        env[IMAGE_REPO_ENV] = image_repo
+        uses = run_images(image_repo, {**os.environ, **env})
+        pulled = ", ".join(u.image for u in uses)
+        progress.say(f"image repo {image_repo}: test images {pulled}")
     if profile.destructive:
         env["KUBE_GAUNTLET_ALLOW_DESTRUCTIVE"] = target.context
     progress.say(f"run {run_id}: profile {profile.name} on {target.context}")
@@ -191,6 +207,26 @@ def requested_node_access(
             f"{NODE_ACCESS_ENV}={from_env!r}: choose one of {', '.join(KINDS)}"
         )
     return from_env or settings.get(NODE_ACCESS_ENV)
+
+
+def requested_image_repo(
+    flag: str | None, settings: Mapping[str, str], environ: Mapping[str, str]
+) -> str | None:
+    """``--image-repo``, else the environment, else the profile file;
+    checked so a bad mirror stops the run before it starts.
+
+    Raises:
+        UsageError: the mirror is not registry[:port][/path], naming
+            where it came from.
+    """
+    for source, value in (
+        ("--image-repo", flag),
+        (IMAGE_REPO_ENV, environ.get(IMAGE_REPO_ENV)),
+        ("images.repo", settings.get(IMAGE_REPO_ENV)),
+    ):
+        if value:
+            return check_repo(value, source)
+    return None
 
 
 def _shape(args: argparse.Namespace) -> tuple[int, int] | None:

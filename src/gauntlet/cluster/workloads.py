@@ -4,8 +4,12 @@
 """Workloads the suites create: manifests and waits, nothing asserted.
 
 Objects carry the run label so a crashed run's leftovers can be found;
-images are configurable for clusters without the lab's images and never
-pulled when present (``IfNotPresent``).
+images (``gauntlet.images``: the e2e suite's agnhost by default) are
+configurable and never pulled when present (``IfNotPresent``).
+
+Servers are ``agnhost netexec``; clients use only what both the upstream
+agnhost image (alpine: openbsd ``nc``) and the lab's (busybox ``nc``)
+have: ``sh``, ``nc``, ``sed``, ``head``, ``seq``, ``kill``, ``sleep``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,50 @@ def spread_affinity(
     return {"podAntiAffinity": rule}
 
 
+WEB_PORT = 8080
+NAME_PATH = "/hostname"
+"""netexec answers the pod's hostname, i.e. its name: which replica."""
+PEER_PATH = "/clientip"
+"""netexec answers the caller's address as it saw it (``ip:port``)."""
+UNREADY_HOLD_S = 3600
+"""How long a server told to turn unready keeps serving (``unready_argv``)."""
+
+
+def web_command() -> list[str]:
+    """``agnhost netexec`` on ``WEB_PORT`` (and UDP 8081, which its
+    ``/readyz`` waits for); after SIGTERM it serves on, unready."""
+    return [
+        "/agnhost",
+        "netexec",
+        f"--http-port={WEB_PORT}",
+        f"--delay-shutdown={UNREADY_HOLD_S}",
+    ]
+
+
+def web_server(image: str) -> dict[str, Any]:
+    """A ``web_command`` container; Ready while its ``/readyz`` answers
+    200 (its UDP server is up, no SIGTERM seen)."""
+    return {
+        "name": "web",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": web_command(),
+        "ports": [{"containerPort": WEB_PORT}],
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": WEB_PORT},
+            "periodSeconds": 1,
+            "failureThreshold": 1,
+        },
+    }
+
+
+def unready_argv() -> list[str]:
+    """Exec'd in a ``web_server``: its ``/readyz`` turns 503 while it
+    keeps serving (netexec on SIGTERM, for ``UNREADY_HOLD_S``), so it
+    leaves its Service's endpoints alive."""
+    return ["kill", "-TERM", "1"]
+
+
 def web_deployment(
     name: str,
     image: str,
@@ -52,23 +100,11 @@ def web_deployment(
     node_selector: dict[str, str] | None = None,
     labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP server Deployment (port 8080) that answers its pod name."""
+    """An HTTP server Deployment (``web_server``) whose pods answer
+    ``NAME_PATH`` with their name."""
     match = {"app": name}
     spec: dict[str, Any] = {
-        "containers": [
-            {
-                "name": "web",
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": ["/bin/serve"],
-                "ports": [{"containerPort": 8080}],
-                "readinessProbe": {
-                    "exec": {"command": ["cat", "/www/ready"]},
-                    "periodSeconds": 1,
-                    "failureThreshold": 1,
-                },
-            }
-        ],
+        "containers": [web_server(image)],
         "terminationGracePeriodSeconds": 1,
     }
     if node_selector:
@@ -91,7 +127,7 @@ def web_deployment(
 
 
 def cluster_ip_service(
-    name: str, port: int = 80, target_port: int = 8080
+    name: str, port: int = 80, target_port: int = WEB_PORT
 ) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -125,7 +161,7 @@ def shell_pod(
     command: list[str] | None = None,
     labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A long-running busybox pod to run probes from (``exec``)."""
+    """A long-running pod to run probes from (``exec``)."""
     spec: dict[str, Any] = {
         "containers": [
             {
@@ -291,17 +327,39 @@ def ensure_service_account(
 FETCH_TIMEOUT_S = 2
 """Seconds one in-pod HTTP GET (``fetch_function``) may take."""
 
+HTTP_GET = r"""http_get() {
+  r=$(printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" \
+    | nc -w "$4" "$1" "$2") || return 2
+  case "$r" in
+    "HTTP/1."?" 200"*) printf '%s\n' "$r" | sed '1,/^\r\{0,1\}$/d' ;;
+    *) printf '%s\n' "$r" | head -n 1 >&2; return 1 ;;
+  esac
+}"""
+"""Shell function ``http_get HOST PORT PATH TIMEOUT_S``: the body on a 200,
+else the status line on stderr and 1; 2 without an answer. ``nc`` takes
+only ``-w`` here, which busybox and openbsd nc share: no image has to
+carry curl, and Debian's static busybox ``wget`` crashes on name lookups
+(glibc NSS in a static binary)."""
+
+
+def http_get_argv(
+    host: str, port: int, path: str = "/", timeout_s: int = FETCH_TIMEOUT_S
+) -> list[str]:
+    """Exec argv of one ``http_get`` (arguments passed, never quoted in)."""
+    return [
+        "sh",
+        "-c",
+        f'{HTTP_GET}\nhttp_get "$@"',
+        "http_get",
+        host,
+        str(int(port)),
+        path,
+        str(int(timeout_s)),
+    ]
+
 
 def fetch_function(host: str, port: int) -> str:
-    """A shell function ``fetch``: one HTTP GET of ``host:port``.
-
-    Uses the lab image's ``http-get`` (nc based) when present, since a
-    static busybox ``wget`` may crash on name lookups, else ``wget``.
-    """
-    url = shlex.quote(f"http://{host}:{port}/")
-    quoted = shlex.quote(host)
-    return (
-        "fetch() { if command -v http-get >/dev/null; then "
-        f"http-get {quoted} {int(port)} / {FETCH_TIMEOUT_S} >/dev/null; "
-        f"else wget -q -T {FETCH_TIMEOUT_S} -O /dev/null {url}; fi; }}"
-    )
+    """Shell functions ending in ``fetch``: one GET of ``host:port``'s
+    ``NAME_PATH``, success or not, output dropped."""
+    args = shlex.join([host, str(int(port)), NAME_PATH, str(FETCH_TIMEOUT_S)])
+    return f"{HTTP_GET}\nfetch() {{ http_get {args} >/dev/null; }}"

@@ -1,12 +1,16 @@
 """Build the lab's binaries from published Go modules, cached by version.
 
 Each component is built once into ``<cache>/bin/<name>-<version>/``; a
-``.complete`` stamp marks a finished build so an interrupted one is redone.
-The Go build cache makes a rebuild after a cache wipe mostly a link step.
+``.complete`` stamp records what was built (packages, flags), so an
+interrupted build, or a cached one that lacks a newly added package, is
+redone. The Go build cache makes such a rebuild mostly a link step. A
+running lab uses these binaries in place, so a rebuild swaps each file in
+by rename: every path always holds a whole binary, old or new.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -17,9 +21,14 @@ from pathlib import Path
 
 from gauntlet import progress
 from gauntlet.errors import LabError
+from gauntlet.images import AGNHOST_VERSION
 from gauntlet.lab.gomod import derive_gomod
 from gauntlet.lab.paths import cache_root
 from gauntlet.lab.versions import CURRENT, Release
+
+STAMP = ".complete"
+"""Names what the directory holds; written last."""
+AGNHOST_PACKAGE = "k8s.io/kubernetes/test/images/agnhost"
 
 ETCD_MAIN = """package main
 
@@ -54,22 +63,41 @@ class GoBuild:
     def binary(self, name: str) -> Path:
         return self.out_dir / name
 
+    @property
+    def stamp(self) -> str:
+        """What this build makes; a cached build with another stamp is
+        stale (a package added, flags changed)."""
+        sources = {
+            name: hashlib.sha256(text.encode()).hexdigest()
+            for name, text in sorted(self.sources.items())
+        }
+        record = {
+            "version": self.version,
+            "packages": list(self.packages),
+            "ldflags": self.ldflags,
+            "tags": self.tags,
+            "sources": sources,
+        }
+        return json.dumps(record, indent=1, sort_keys=True) + "\n"
+
 
 def kubernetes_build(release: Release = CURRENT) -> GoBuild:
     v = release.kubernetes
     major, minor = v.lstrip("v").split(".")[:2]
-    stamp = []
+    xflags = []
     for pkg in (
         "k8s.io/component-base/version",
         "k8s.io/client-go/pkg/version",
     ):
-        stamp += [
+        xflags += [
             f"-X {pkg}.gitVersion={v}",
             f"-X {pkg}.gitMajor={major}",
             f"-X {pkg}.gitMinor={minor}",
             f"-X {pkg}.gitTreeState=clean",
             f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
         ]
+    # agnhost's version is what the lab's image of it is tagged with.
+    xflags.append(f"-X main.Version={AGNHOST_VERSION}")
     cmds = (
         "kube-apiserver",
         "kube-controller-manager",
@@ -83,10 +111,13 @@ def kubernetes_build(release: Release = CURRENT) -> GoBuild:
         name="kubernetes",
         version=v,
         requires=(("k8s.io/kubernetes", v),),
-        packages=tuple(f"k8s.io/kubernetes/cmd/{c}" for c in cmds),
+        packages=(
+            *(f"k8s.io/kubernetes/cmd/{c}" for c in cmds),
+            AGNHOST_PACKAGE,
+        ),
         upstream="k8s.io/kubernetes",
         local_version=lambda _name: release.staging,
-        ldflags="-s -w " + " ".join(stamp),
+        ldflags="-s -w " + " ".join(xflags),
     )
 
 
@@ -178,10 +209,17 @@ def module_dir(
     return Path(json.loads(out.stdout)["Dir"])
 
 
+def is_built(build: GoBuild) -> bool:
+    """The cache holds exactly this build (its stamp matches)."""
+    try:
+        return (build.out_dir / STAMP).read_text() == build.stamp
+    except OSError:
+        return False
+
+
 def ensure_built(build: GoBuild) -> Path:
     """Build ``build`` unless its binaries are already cached."""
-    stamp = build.out_dir / ".complete"
-    if stamp.exists():
+    if is_built(build):
         return build.out_dir
     if shutil.which("go") is None:
         raise LabError("the Go toolchain is missing: install Go 1.26 or newer")
@@ -215,7 +253,7 @@ def ensure_built(build: GoBuild) -> Path:
         for name, text in build.sources.items():
             (work / name).write_text(text)
         _go(["mod", "tidy"], work, env, log)
-        tmp = build.out_dir.with_suffix(".tmp")
+        tmp = build.out_dir.parent / f".{build.out_dir.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         args = ["build", "-trimpath", "-ldflags", build.ldflags]
@@ -228,10 +266,30 @@ def ensure_built(build: GoBuild) -> Path:
             targets.remove(".")
         if targets:
             _go([*args, "-o", str(tmp) + "/", *targets], work, env, log)
-        shutil.rmtree(build.out_dir, ignore_errors=True)
-        tmp.rename(build.out_dir)
-        stamp.write_text(build.version + "\n")
+        install(tmp, build.out_dir, build.stamp)
     return build.out_dir
+
+
+def install(built: Path, out_dir: Path, stamp: str) -> None:
+    """Move the files of ``built`` into ``out_dir``, then write the stamp.
+
+    A fresh ``out_dir`` is one rename. Over an existing one (a lab may be
+    running from it) each file is renamed over its old version, so no path
+    is ever missing or half written; files the new build lacks are left.
+    The stamp goes last: a crash in between leaves a stale stamp, and the
+    next call builds again.
+    """
+    (built / STAMP).unlink(missing_ok=True)
+    if not out_dir.exists():
+        (built / STAMP).write_text(stamp)
+        built.rename(out_dir)
+        return
+    for path in sorted(built.iterdir()):
+        os.replace(path, out_dir / path.name)
+    fresh = out_dir / f".{STAMP}.tmp"
+    fresh.write_text(stamp)
+    os.replace(fresh, out_dir / STAMP)
+    shutil.rmtree(built, ignore_errors=True)
 
 
 def ensure_all(release: Release = CURRENT) -> dict[str, Path]:

@@ -19,7 +19,12 @@ from typing import Any
 
 from gauntlet import progress
 from gauntlet.errors import GuaranteeTimeout, LabError
-from gauntlet.images import PAUSE_IMAGE
+from gauntlet.images import (
+    AGNHOST_IMAGE,
+    BUSYBOX_IMAGE,
+    COREDNS_IMAGE,
+    PAUSE_IMAGE,
+)
 from gauntlet.lab import addons, build, cleanup, kubeadm, network, node, pki
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.node_images import node_images
@@ -38,6 +43,8 @@ from gauntlet.wellknown import APISERVER_PORT
 
 BOOT_TIMEOUT_S = 300.0
 MANAGED_NAME = "managed-cluster"
+LAB_IMAGES = (PAUSE_IMAGE, COREDNS_IMAGE, AGNHOST_IMAGE, BUSYBOX_IMAGE)
+"""What every node imports at boot, recorded in the lab's manifest."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,14 @@ class LabCluster:
         except (OSError, ValueError) as exc:
             raise LabError("no lab is up: run `gauntlet lab up`") from exc
         return data
+
+    def missing_images(self) -> tuple[str, ...]:
+        """Images this version runs that the lab's boot did not import."""
+        try:
+            imported = set(self.manifest().get("images") or ())
+        except LabError:
+            return ()
+        return tuple(i for i in LAB_IMAGES if i not in imported)
 
     def binaries(self) -> Binaries:
         return Binaries(
@@ -154,22 +169,25 @@ class LabCluster:
             return LabState(None, leftovers=tuple(cleanup.lab_processes()))
         shape = (len(topo.control_planes), len(topo.workers))
         booted = bool(self.manifest().get("booted"))
+        missing = self.missing_images()
         gone = tuple(
             n.name
             for n in topo.nodes
             if node.init_pid(self.paths.node(n.name)) is None
         )
         if len(gone) == len(topo.nodes):
-            return LabState(shape, (), booted, gone, gone, "no node is running")
+            return LabState(
+                shape, (), booted, gone, gone, "no node is running", missing
+            )
         try:
             ready = set(self.ready_nodes())
         except (LabError, OSError, subprocess.TimeoutExpired) as exc:
             why = str(exc) or type(exc).__name__
-            return LabState(shape, (), booted, gone, (), why)
+            return LabState(shape, (), booted, gone, (), why, missing)
         not_ready = tuple(
             n.name for n in topo.kubelet_nodes if n.name not in ready
         )
-        return LabState(shape, (), booted, gone, not_ready)
+        return LabState(shape, (), booted, gone, not_ready, None, missing)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -182,9 +200,12 @@ class LabCluster:
         """Boot a lab of this shape and flavor (or reuse a healthy one)."""
         topo = plan(control_planes, workers, flavor)
         current = self.topology()
-        if current == topo and self.healthy():
+        missing = self.missing_images() if current is not None else ()
+        if current == topo and not missing and self.healthy():
             progress.say("a healthy lab of this shape is already up: reusing")
             return BootReport(self.paths.kubeconfig, 0.0, True)
+        if missing:
+            progress.say(f"the lab up lacks {', '.join(missing)}")
         if current is not None or cleanup.lab_processes():
             progress.say("removing the previous lab first")
             self.down()
@@ -270,6 +291,7 @@ class LabCluster:
                     "booted": booted,
                     "boot_seconds": boot_seconds,
                     "kubeconfig": str(self.paths.kubeconfig),
+                    "images": list(LAB_IMAGES),
                 },
                 indent=2,
             )

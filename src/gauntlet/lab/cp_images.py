@@ -16,7 +16,8 @@ import subprocess
 from pathlib import Path
 
 from gauntlet.errors import LabError
-from gauntlet.lab.images import ImageFile, build_oci_image, cache_path
+from gauntlet.lab.images import archive_name
+from gauntlet.lab.oci import ImageFile, build_oci_image
 
 IPTABLES_MULTI = Path("/usr/sbin/xtables-nft-multi")
 XTABLES_DIR = Path("/usr/lib/x86_64-linux-gnu/xtables")
@@ -36,7 +37,7 @@ def build_binary_image(
     cache_dir: Path, name: str, binaries: list[Path], extra: list[ImageFile]
 ) -> Path:
     """``name`` holding ``binaries`` in /usr/local/bin, built once."""
-    out = cache_path(cache_dir, name)
+    out = cache_dir / archive_name(name)
     if out.exists():
         return out
     files = [ImageFile(f"usr/local/bin/{b.name}", source=b) for b in binaries]

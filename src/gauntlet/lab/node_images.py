@@ -22,6 +22,9 @@ def node_images(
 ) -> dict[str, list[Path]]:
     """Node name -> the archives its bootstrap imports."""
     cache = cache_root() / "images"
+    # agnhost always from the pinned release, whose tag its image carries,
+    # whatever release the lab runs.
+    agnhost_dir = build.ensure_built(build.kubernetes_build())
     with progress.step("Building images"):
         pause_c = (
             build.kubernetes_source(release)
@@ -32,7 +35,8 @@ def node_images(
         )
         common = [
             images.build_pause_image(cache, pause_c),
-            images.build_workload_image(cache),
+            images.build_agnhost_image(cache, agnhost_dir / "agnhost"),
+            images.build_busybox_image(cache),
             images.build_coredns_image(cache, coredns_dir / "coredns"),
         ]
         control: list[Path] = []

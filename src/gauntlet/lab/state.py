@@ -31,6 +31,9 @@ class LabState:
     """Nodes the API does not report Ready (those not running included)."""
     api_error: str | None = None
     """Why the API could not be asked which nodes are Ready."""
+    missing_images: tuple[str, ...] = ()
+    """Images this version runs that the lab never imported (it was
+    booted by another version); its nodes cannot pull them."""
 
     @property
     def exists(self) -> bool:

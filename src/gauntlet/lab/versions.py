@@ -19,7 +19,6 @@ class Release:
     etcd: str
     containerd: str
     coredns: str
-    pause: str = "3.10"
 
     @property
     def minor(self) -> int:

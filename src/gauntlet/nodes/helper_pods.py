@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import time
@@ -28,7 +27,7 @@ from gauntlet.errors import (
     NodeAccessError,
     PermissionMissing,
 )
-from gauntlet.images import WORKLOAD_IMAGE
+from gauntlet.images import NODE_IMAGE_ENV, node_helper_image
 from gauntlet.wellknown import MANAGED_BY, RUN_LABEL, label_value
 
 __all__ = [
@@ -44,7 +43,7 @@ IMPOSSIBLE = "node access impossible"
 """Prefix of errors that mean the backend cannot work here at all."""
 APP_LABEL = "kube-gauntlet-node-access"
 """The label of a namespace kube-gauntlet made (and may delete)."""
-IMAGE_ENV = "KUBE_GAUNTLET_NODE_IMAGE"
+IMAGE_ENV = NODE_IMAGE_ENV
 POD_START_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 1.0
 SERVICE_ACCOUNT_WAIT_S = 15.0
@@ -59,8 +58,9 @@ _BAD_WAITING = {
 
 
 def default_image() -> str:
-    """``$KUBE_GAUNTLET_NODE_IMAGE`` or the lab's busybox workload image."""
-    return os.environ.get(IMAGE_ENV) or WORKLOAD_IMAGE
+    """``$KUBE_GAUNTLET_NODE_IMAGE`` or the e2e busybox (it has the
+    ``nsenter`` and ``sleep`` the pod needs), under the image mirror."""
+    return node_helper_image()
 
 
 class HelperPods:

@@ -33,8 +33,9 @@ def deploy_web_service(
 ) -> dict[str, Any]:
     """Create ``namespace`` with an HTTP Deployment and its Service.
 
-    The Deployment (label ``app=<name>``, port 8080)
-    (with ``spread``, one replica per node at most) sits behind a
+    The Deployment (label ``app=<name>``, ``agnhost netexec`` on port
+    8080 from ``image`` or the workload image, an agnhost; with
+    ``spread``, one replica per node at most) sits behind a
     ClusterIP Service ``<name>`` on port 80; with
     ``min_available`` a PodDisruptionBudget guards it. Waits until every
     replica is ready. The namespace's deletion is in the fault ledger

@@ -8,8 +8,8 @@ certificates
 rogue-client probe
     the same, from inside a plain pod's network namespace on a worker
     (the host's ``curl`` entered into the pod's namespace through node
-    access: the workload image is busybox, which cannot present TLS the
-    way a real client does);
+    access: the workload image need not carry a TLS client, and the
+    probe must present TLS the way a real client does);
 credentials
     the kubelet's and the controller-manager's client certificates, read
     from their kubeconfigs on the nodes, are refused by etcd (tried from

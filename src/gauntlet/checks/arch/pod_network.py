@@ -4,16 +4,18 @@ The pod network (the CNI) runs on every node, so one serving pod is
 pinned to each Ready node (by ``nodeName``, so the check needs no
 scheduler; tolerating control-plane taints; an evenly spread sample
 beyond ``KUBE_GAUNTLET_PATH_NODES``, the rest reported as unobserved by
-name). The nodes form a ring, workers first, and each pod fetches both
-its neighbours by pod IP on port 8080: it must get the neighbour's name
-back, and the neighbour's access log must show the caller's own pod IP
-as the peer, i.e. no NAT or proxy on the way. With two workers this is
+name). The nodes form a ring, workers first, and each pod calls both
+its neighbours by pod IP on port 8080 (``agnhost netexec``): it must get
+the neighbour's name back, and the address the neighbour saw the call
+come from (netexec's ``/clientip``) must be the caller's own pod IP, i.e.
+no NAT or proxy on the way. With two workers this is
 worker to worker, both ways. One part per calling node; a finding names
 caller and callee (pod, node, IP).
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ from gauntlet.checks.arch._nodes import (
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.cluster import workloads
 from gauntlet.cluster.pod_exec import exec_in_pod
+from gauntlet.cluster.workloads import NAME_PATH, PEER_PATH, WEB_PORT
 from gauntlet.errors import GuaranteeTimeout
 from gauntlet.observe.watch import KubeObject, unique
 
@@ -32,7 +35,7 @@ TIMEOUT_S = 60.0
 """Bound for the serving pods to run."""
 POLL_INTERVAL_S = 1.0
 REQUEST_TIMEOUT_S = 3
-PORT = 8080
+PORT = WEB_PORT
 STEP = "pods talk across nodes by pod IP"
 PART = "pod network"
 
@@ -117,7 +120,7 @@ def _start_peers(ctx: CheckContext, nodes: list[str]) -> dict[str, Peer]:
             ctx.images.workload,
             node_name=node,
             tolerate_all=True,
-            command=["/bin/serve"],
+            command=workloads.web_command(),
         )
         core.create_namespaced_pod(ns, body)
     peers, deadline = {}, time.monotonic() + TIMEOUT_S
@@ -142,24 +145,37 @@ def _start_peers(ctx: CheckContext, nodes: list[str]) -> dict[str, Peer]:
 def _call(ctx: CheckContext, caller: Peer, callee: Peer) -> str | None:
     """A problem text, or None when ``caller`` reached ``callee`` directly."""
     core, ns = ctx.cluster.core(), ctx.namespace
-    argv = ["http-get", callee.ip, str(PORT), "/", str(REQUEST_TIMEOUT_S)]
-    result = exec_in_pod(core, ns, caller.pod, argv)
+    get = f"http_get {shlex.quote(callee.ip)} {PORT} {{}} {REQUEST_TIMEOUT_S}"
+    script = (
+        f"{workloads.HTTP_GET}\n{get.format(NAME_PATH)} && "
+        f"{get.format(PEER_PATH)}"
+    )
+    result = exec_in_pod(core, ns, caller.pod, ["sh", "-c", script])
     if result.returncode != 0:
         why = result.stderr.strip() or "no answer"
         return (
             f"{caller} cannot reach {callee.pod} on {callee.node} at "
             f"{callee.ip}:{PORT} (exit {result.returncode}: {why})"
         )
-    if result.stdout.strip() != callee.pod:
+    answers = result.stdout.strip().splitlines()
+    name = answers[0].strip() if answers else ""
+    if name != callee.pod:
         return (
-            f"{caller} asked {callee.ip}:{PORT} and got "
-            f"{result.stdout.strip()!r}, not {callee.pod}"
+            f"{caller} asked {callee.ip}:{PORT} and got {name!r}, "
+            f"not {callee.pod}"
         )
-    log = core.read_namespaced_pod_log(callee.pod, ns)
-    if f"{caller.ip}]:" not in log:
+    seen = answers[1].strip() if len(answers) > 1 else ""
+    if peer_host(seen) != caller.ip:
         return (
-            f"{callee.pod} on {callee.node} did not see {caller.pod}'s pod IP "
-            f"{caller.ip} as the peer (NAT or proxy in the path); its log: "
-            f"{log.strip().splitlines()[-1:]}"
+            f"{callee.pod} on {callee.node} saw the call from {seen!r}, not "
+            f"from {caller.pod}'s pod IP {caller.ip} (NAT or proxy in the "
+            "path)"
         )
     return None
+
+
+def peer_host(address: str) -> str:
+    """The host of Go's ``ip:port`` or ``[ipv6]:port`` (netexec's
+    ``/clientip``)."""
+    host = address.rsplit(":", 1)[0] if ":" in address else address
+    return host.removeprefix("[").removesuffix("]")

@@ -6,8 +6,9 @@ called from every Ready node (a client pod pinned to each, tolerating
 control-plane taints; an evenly spread sample beyond
 ``KUBE_GAUNTLET_PATH_NODES``, the rest reported as unobserved by name):
 from each, repeated fetches of the ClusterIP must hear both backends
-(one part per node). Then one backend's readiness is broken (``rm
-/www/ready``): a watch times how long it takes to leave the EndpointSlice
+(one part per node). Then one backend's readiness is broken (its
+netexec is sent SIGTERM: ``/readyz`` fails, it goes on serving): a watch
+times how long it takes to leave the EndpointSlice
 (turn not-ready or disappear), and from then on every client must stop
 reaching it within a short programming bound, shown over ``REQUESTS``
 consecutive requests (the readiness-removal part). A miss names the
@@ -17,6 +18,7 @@ the client pod).
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -181,7 +183,10 @@ def check_unready_backend_gets_no_traffic(
     ) as slices:
         start = time.monotonic()
         broken = exec_in_pod(
-            ctx.cluster.core(), ctx.namespace, victim, ["rm", "/www/ready"]
+            ctx.cluster.core(),
+            ctx.namespace,
+            victim,
+            workloads.unready_argv(),
         )
         if broken.returncode != 0:
             raise violated("making a backend unready", broken.stderr.strip())
@@ -343,10 +348,12 @@ def _fetch(
     ctx: CheckContext, caller: Client, service: ServiceUnderTest
 ) -> Counter[str]:
     """``REQUESTS`` requests from ``caller``; backend -> answers."""
+    target = shlex.join(
+        [service.cluster_ip, str(service.port), workloads.NAME_PATH]
+    )
     script = (
-        f"for i in $(seq {REQUESTS}); do "
-        f"http-get {service.cluster_ip} {service.port} / {REQUEST_TIMEOUT_S}"
-        f" || echo {FAILED}; done"
+        f"{workloads.HTTP_GET}\nfor i in $(seq {REQUESTS}); do "
+        f"http_get {target} {REQUEST_TIMEOUT_S} || echo {FAILED}; done"
     )
     result = exec_in_pod(
         ctx.cluster.core(),
@@ -364,13 +371,12 @@ def _kube_proxy_note(ctx: CheckContext, caller: Client) -> str:
         ctx.cluster.core(),
         ctx.namespace,
         caller.pod,
-        [
-            "http-get",
+        workloads.http_get_argv(
             caller.host_ip,
-            str(KUBE_PROXY_HEALTHZ_PORT),
+            KUBE_PROXY_HEALTHZ_PORT,
             "/healthz",
-            str(REQUEST_TIMEOUT_S),
-        ],
+            REQUEST_TIMEOUT_S,
+        ),
     )
     where = (
         f"kube-proxy on {caller.node} "

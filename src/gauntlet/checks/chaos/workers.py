@@ -10,10 +10,12 @@ along, whatever the API (which may be cut off) says.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import PurePosixPath
 from typing import Any
 
 from gauntlet.checks.chaos import states
 from gauntlet.checks.context import CheckContext, CheckSkipped
+from gauntlet.cluster.workloads import web_command
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe.watch import Watcher
 
@@ -31,7 +33,8 @@ __all__ = [
 NOT_READY_TIMEOUT_S = 120.0
 """How long a node change is awaited (NotReady, the taint, Ready)."""
 UNREACHABLE = "node.kubernetes.io/unreachable"
-SERVER_PROCESS = "httpd"
+SERVER_PROCESS = PurePosixPath(web_command()[0]).name
+"""The web pods' server as the host's process table names it (agnhost)."""
 
 
 def ready(node: Any) -> str:
