@@ -16,6 +16,7 @@ from gauntlet.lab.components import Binaries, node_components
 from gauntlet.lab.nodefiles import CONTAINERD_SOCKET, write_config_files
 from gauntlet.lab.nodepki import install_pki, write_kubeconfigs
 from gauntlet.lab.paths import LabPaths, NodePaths
+from gauntlet.lab.systemctl_shim import shim_binds
 from gauntlet.lab.topology import LabNode, Topology
 
 __all__ = ["Binaries", "write_node"]
@@ -84,4 +85,5 @@ def _binds(np: NodePaths) -> dict[str, str]:
     binds = {k: str(v) for k, v in np.bind_sources().items() if k not in TMPFS}
     binds["/etc/resolv.conf"] = str(np.root / "resolv.conf")
     binds["/etc/hosts"] = str(np.root / "hosts")
+    binds.update(shim_binds(np.root, np.socket))
     return binds

@@ -1,0 +1,83 @@
+"""A kubeadm cluster (static pods, stacked etcd, kube-proxy DaemonSet):
+the gate and the node-level gameday pass on it through its kubeconfig
+and the pod backend alone, with nothing set in the environment."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from shape_cli import results, run_as_user
+
+from gauntlet.cluster.discovery import MIRROR_ANNOTATION
+
+FLAVOR = "kubeadm"
+NODE_FAULTS = ("RES-01", "RES-02", "RES-03", "RES-04", "RES-07", "RES-10")
+PARTITIONS = ("PART-01", "PART-03")
+ALLOWED_SKIPS = {"ARCH-15"}
+
+
+def test_the_control_plane_is_kubeadms_static_pods(shaped_cluster):
+    pods = (
+        shaped_cluster.core()
+        .list_namespaced_pod("kube-system", label_selector="tier=control-plane")
+        .items
+    )
+    by_component = Counter(p.metadata.labels["component"] for p in pods)
+    assert by_component == {
+        "kube-apiserver": 3,
+        "kube-controller-manager": 3,
+        "kube-scheduler": 3,
+        "etcd": 3,
+    }, by_component
+    for pod in pods:
+        assert MIRROR_ANNOTATION in (pod.metadata.annotations or {}), pod
+        image = pod.spec.containers[0].image
+        assert image.startswith("registry.k8s.io/"), image
+    daemonsets = shaped_cluster.apps().list_namespaced_daemon_set("kube-system")
+    assert [d.metadata.name for d in daemonsets.items] == ["kube-proxy"]
+
+
+def test_the_gate_passes_by_kubeconfig_and_pod_backend(kubeconfig):
+    proc = run_as_user(
+        "run",
+        "--profile",
+        "gate",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--node-access",
+        "pod",
+    )
+    found = results(proc)
+    verdicts = {k: g["verdict"] for k, g in found.items()}
+    assert len(verdicts) == 16, verdicts
+    assert proc.returncode == 0, verdicts
+    skipped = {k for k, v in verdicts.items() if v == "skip"}
+    assert skipped <= ALLOWED_SKIPS, verdicts
+    assert set(verdicts.values()) <= {"pass", "skip"}, verdicts
+    for key in skipped:
+        assert found[key]["message"], found[key]
+
+
+def test_the_gameday_node_faults_pass_through_the_pod_backend(
+    kubeconfig, shaped_cluster
+):
+    context = shaped_cluster.context
+    wanted = (*NODE_FAULTS, *PARTITIONS)
+    proc = run_as_user(
+        "run",
+        "--profile",
+        "gameday",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--node-access",
+        "pod",
+        "--allow-destructive",
+        context,
+        "-k",
+        " or ".join(k.lower().replace("-", "_") for k in wanted),
+        timeout=1800,
+    )
+    verdicts = {k: g["verdict"] for k, g in results(proc).items()}
+    assert set(verdicts) == set(wanted), verdicts
+    assert proc.returncode == 0, verdicts
+    assert set(verdicts.values()) == {"pass"}, verdicts

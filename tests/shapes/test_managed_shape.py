@@ -1,0 +1,70 @@
+"""A managed cluster (the control plane exists but is no part of the
+cluster, as on EKS or GKE): the gate checks everything about the workers
+and says "control plane not visible" for what it cannot see; then
+`lab down` leaves nothing.
+
+Last of the shapes (scripts/test.sh orders it): it tears the lab down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shape_cli import results, run_as_user
+
+from gauntlet.cluster.discovery import NOT_VISIBLE
+from gauntlet.lab import cleanup, network, sh
+from gauntlet.lab.topology import BRIDGE
+
+FLAVOR = "managed"
+CONTROL_PLANE_ONLY = {"ARCH-04", "ARCH-11", "ARCH-13"}
+WORKERS = {
+    "ARCH-05",
+    "ARCH-06",
+    "ARCH-07",
+    "ARCH-08",
+    "ARCH-09",
+    "ARCH-10",
+    "ARCH-15",
+    "ARCH-16",
+}
+
+
+def test_only_the_workers_are_nodes(shaped_cluster):
+    names = sorted(
+        n.metadata.name for n in shaped_cluster.core().list_node().items
+    )
+    assert names == ["w1", "w2"]
+
+
+def test_the_gate_checks_the_workers_and_names_what_it_cannot_see(kubeconfig):
+    proc = run_as_user(
+        "run", "--profile", "gate", "--kubeconfig", str(kubeconfig)
+    )
+    found = results(proc)
+    verdicts = {k: g["verdict"] for k, g in found.items()}
+    assert proc.returncode == 0, verdicts
+    assert set(verdicts.values()) <= {"pass", "skip"}, verdicts
+    assert {k for k, v in verdicts.items() if v == "skip"} == CONTROL_PLANE_ONLY
+    for key in CONTROL_PLANE_ONLY:
+        assert NOT_VISIBLE in found[key]["message"], found[key]
+    for key in WORKERS:
+        assert verdicts[key] == "pass", found[key]
+    for key, entry in found.items():
+        for part in entry.get("parts", []):
+            if part["status"] == "unobserved":
+                assert NOT_VISIBLE in part["reason"], (key, part)
+
+
+def test_down_leaves_nothing_behind(shaped_lab):
+    assert shaped_lab.down() == []
+    assert network.lab_netns() == []
+    assert cleanup.lab_processes() == []
+    assert cleanup.lab_cgroups() == []
+    assert cleanup.lab_mounts(shaped_lab.paths) == []
+    links = sh.run(["ip", "-o", "link", "show"]).stdout
+    assert BRIDGE not in links and "kgv-" not in links
+    assert not shaped_lab.paths.root.exists()
+    assert not Path("/etc/kubernetes/manifests").exists() or not any(
+        Path("/etc/kubernetes/manifests").iterdir()
+    )
