@@ -42,7 +42,7 @@ def test_stop_is_armed_with_the_dead_mans_switch_and_start_cancels_it():
     switch = "/tmp/kube-gauntlet-undo-w1-kubelet"
     assert sh_syntax_ok(stop)
     assert f"> {switch}\n" in stop and " deadman 90\n" in stop
-    assert " plan " not in stop
+    assert '"$kg_token" plan' not in stop
     assert stop.index("kg_spawn kube-gauntlet") < stop.index("systemctl stop")
     start = cancel_script("w1", "kubelet") + undo
     assert sh_syntax_ok(start)

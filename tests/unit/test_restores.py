@@ -8,12 +8,11 @@ trivial faults and undos that touch files.
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import time
-import uuid
 
 import pytest
+from host_fakes import live
 
 from gauntlet.errors import NodeAccessError, UsageError
 from gauntlet.nodes import host_commands as hc
@@ -49,6 +48,14 @@ def test_a_planned_fault_arms_the_plan_and_the_dead_man_before_it_runs():
     assert script.index("kg_spawn kube") < script.index("FAULT")
     assert script.rstrip().endswith("exit $kg_rc")
     assert "systemd-run --quiet --collect" in script and "nohup" in script
+
+
+def test_the_watchers_undo_is_valid_shell_for_components_and_partitions():
+    for undo in (
+        hc.component_script("start", "kube-apiserver", "/s"),
+        hc.heal_script(),
+    ):
+        assert sh_syntax_ok(rs._watcher("w1", "x", undo))
 
 
 def test_the_dead_man_never_fires_before_the_plan():
@@ -182,69 +189,17 @@ def test_this_hosts_process_start_times_are_read():
 # -- live, on this host -------------------------------------------------------
 
 
-def pid_namespace_available():
-    if not shutil.which("unshare") or not shutil.which("nsenter"):
-        return False
-    probe = ["unshare", "-p", "-f", "--mount-proc", "true"]
-    return subprocess.run(probe, capture_output=True).returncode == 0
-
-
-live = pytest.mark.skipif(
-    not pid_namespace_available(), reason="needs root, unshare, nsenter"
-)
-
-
-@pytest.fixture
-def host(tmp_path, monkeypatch):
-    """A stand-in host: a PID namespace whose PID 1 is not systemd, kept
-    alive by a ``sleep``; returns (run, node, directory)."""
-    keeper = subprocess.Popen(
-        ["unshare", "-p", "-f", "--mount-proc", "sleep", "120"]
-    )
-    deadline = time.monotonic() + 10
-    inner = None
-    while inner is None and time.monotonic() < deadline:
-        kids = f"/proc/{keeper.pid}/task/{keeper.pid}/children"
-        text = open(kids).read().split() if os.path.exists(kids) else []
-        inner = int(text[0]) if text else None
-        time.sleep(0.05)
-    assert inner, "the stand-in host did not start"
-    monkeypatch.setattr(rs, "POLL_S", 0.1)
-    env = {**os.environ, "INVOCATION_ID": ""}
-
-    def run(script, timeout_s=30):
-        argv = ["nsenter", "-t", str(inner), "-p", "-m", "--", "sh", "-c"]
-        return subprocess.run(
-            [*argv, script],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            env=env,
-            check=False,
-        )
-
-    node = f"unit-{uuid.uuid4().hex[:8]}"
-    yield run, node, tmp_path
-    keeper.kill()
-    keeper.wait()
-    for what in ("kubelet", PARTITION):
-        for path in (rs.switch_path(node, what), rs.log_path(node, what)):
-            if os.path.exists(path):
-                os.remove(path)
-
-
 def touch(directory, name):
     return f"touch {shlex.quote(str(directory / name))}"
 
 
 @live
-def test_the_node_undoes_a_planned_fault_and_the_runner_reads_when(host):
-    run, node, tmp = host
+def test_the_node_undoes_a_fault_its_duration_after_it_ran(host):
+    run, node, tmp = host.run, host.node, host.tmp
     restores = rs.PlannedRestores(deadman_s=30)
     planned = restores.plan(node, "kubelet", 1)
-    script = restores.script(
-        planned, touch(tmp, "undone"), touch(tmp, "faulted")
-    )
+    slow_fault = f"sleep 1; {touch(tmp, 'faulted')}"  # a graceful stop
+    script = restores.script(planned, touch(tmp, "undone"), slow_fault)
     assert run(script).returncode == 0
     before = time.time()
     restore = restores.wait(run, node, "kubelet", margin_s=10)
@@ -257,7 +212,7 @@ def test_the_node_undoes_a_planned_fault_and_the_runner_reads_when(host):
 
 @live
 def test_an_early_start_cancels_the_plan_for_good(host):
-    run, node, tmp = host
+    run, node, tmp = host.run, host.node, host.tmp
     restores = rs.PlannedRestores(deadman_s=2)
     planned = restores.plan(node, "kubelet", 1)
     run(restores.script(planned, touch(tmp, "undone"), "true"))
@@ -270,7 +225,7 @@ def test_an_early_start_cancels_the_plan_for_good(host):
 
 @live
 def test_a_later_fault_retires_the_watchers_of_the_earlier_one(host):
-    run, node, tmp = host
+    run, node, tmp = host.run, host.node, host.tmp
     restores = rs.PlannedRestores(deadman_s=None)
     first = restores.plan(node, PARTITION, 1)
     run(restores.script(first, touch(tmp, "first"), "true"))
@@ -285,7 +240,7 @@ def test_a_later_fault_retires_the_watchers_of_the_earlier_one(host):
 
 @live
 def test_a_failed_planned_undo_is_left_to_the_dead_mans_switch(host):
-    run, node, tmp = host
+    run, node, tmp = host.run, host.node, host.tmp
     flaky = f"[ -f {tmp}/tried ] || {{ {touch(tmp, 'tried')}; exit 1; }}"
     restores = rs.PlannedRestores(deadman_s=3)
     planned = restores.plan(node, "kubelet", 1)
@@ -304,7 +259,7 @@ def test_a_failed_planned_undo_is_left_to_the_dead_mans_switch(host):
 
 @live
 def test_a_node_that_never_answers_is_an_error_naming_it(host):
-    _, node, _ = host
+    node = host.node
     restores = rs.PlannedRestores(deadman_s=600)
     restores.plan(node, "kubelet", 0.1)
 

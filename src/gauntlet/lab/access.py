@@ -33,8 +33,7 @@ from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.topology import LabNode
 from gauntlet.nodes import host_commands as hc
-from gauntlet.nodes.base import DEFAULT_TIMEOUT_S
-from gauntlet.nodes.host_clock import ShRun
+from gauntlet.nodes.base import DEFAULT_TIMEOUT_S, sh_on
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
 from gauntlet.nodes.restores import (
     RESTORE_MARGIN_S,
@@ -181,7 +180,7 @@ class LabNodeAccess:
     def wait_restored(
         self, node: str, what: str, margin_s: float = RESTORE_MARGIN_S
     ) -> Restore:
-        return self._restores.wait(self._sh(node), node, what, margin_s)
+        return self._restores.wait(sh_on(self, node), node, what, margin_s)
 
     # -- observation ----------------------------------------------------------
 
@@ -240,13 +239,8 @@ class LabNodeAccess:
 
     def _script(self, node: str, what: str, script: str) -> None:
         self._node(node)
-        proc = self._sh(node)(script, DEFAULT_TIMEOUT_S)
+        proc = sh_on(self, node)(script, DEFAULT_TIMEOUT_S)
         if proc.returncode != 0:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             last = lines[-1][:200] if lines else f"exit {proc.returncode}"
             raise LabError(f"{what} on {node}: {last}")
-
-    def _sh(self, node: str) -> ShRun:
-        return lambda script, timeout_s: self.run(
-            node, ["sh", "-c", script], timeout_s
-        )

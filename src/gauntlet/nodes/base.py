@@ -13,10 +13,11 @@ import subprocess
 from collections.abc import Sequence
 from typing import Protocol
 
+from gauntlet.nodes.host_clock import ShRun
 from gauntlet.nodes.restores import RESTORE_MARGIN_S
 from gauntlet.nodes.types import Connection, Process, Restore
 
-__all__ = ["DEFAULT_TIMEOUT_S", "RESTORE_MARGIN_S", "NodeAccess"]
+__all__ = ["DEFAULT_TIMEOUT_S", "RESTORE_MARGIN_S", "NodeAccess", "sh_on"]
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -30,12 +31,13 @@ class NodeAccess(Protocol):
     component when the operation itself fails.
 
     A fault given ``for_s`` is handed to the node with its duration: the
-    node undoes it itself after ``for_s`` seconds, whether or not the
-    runner can still reach it (stopping the kubelet or partitioning the
-    node cuts the pod backend's own path). The runner then observes
-    from outside and reads how it ended with ``wait_restored``; an
-    explicit ``start`` or ``heal`` still ends it early and cancels the
-    planned undo. Checks are written once: both backends do this.
+    node undoes it itself ``for_s`` seconds after the fault's command
+    returned, whether or not the runner can still reach it (stopping the
+    kubelet or partitioning the node cuts the pod backend's own path).
+    The runner then observes from outside and reads how it ended with
+    ``wait_restored``; an explicit ``start`` or ``heal`` still ends it
+    early and cancels the planned undo. Checks are written once: both
+    backends do this.
     """
 
     @property
@@ -133,3 +135,12 @@ class NodeAccess(Protocol):
     def cleanup(self) -> None:
         """Remove whatever the backend created to reach nodes."""
         ...
+
+
+def sh_on(access: NodeAccess, node: str) -> ShRun:
+    """Run sh scripts on ``node`` (for ``host_clock`` and ``restores``)."""
+
+    def run(script: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        return access.run(node, ["sh", "-c", script], timeout_s)
+
+    return run

@@ -24,10 +24,9 @@ from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.nodes import host_commands as hc
 from gauntlet.nodes import supervisor_wire
-from gauntlet.nodes.base import DEFAULT_TIMEOUT_S
+from gauntlet.nodes.base import DEFAULT_TIMEOUT_S, sh_on
 from gauntlet.nodes.exec_stream import StreamLost
 from gauntlet.nodes.helper_pods import HelperPods
-from gauntlet.nodes.host_clock import ShRun
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
 from gauntlet.nodes.restores import (
     RESTORE_MARGIN_S,
@@ -141,7 +140,7 @@ class PodNodeAccess:
     def wait_restored(
         self, node: str, what: str, margin_s: float = RESTORE_MARGIN_S
     ) -> Restore:
-        return self._restores.wait(self._sh(node), node, what, margin_s)
+        return self._restores.wait(sh_on(self, node), node, what, margin_s)
 
     def read_file(self, node: str, path: str) -> str:
         proc = self.run(node, ["cat", "--", path])
@@ -232,11 +231,6 @@ class PodNodeAccess:
         if proc.returncode != 0:
             raise _failed(what, "", node, proc)
         return proc.stdout
-
-    def _sh(self, node: str) -> ShRun:
-        return lambda script, timeout_s: self.run(
-            node, ["sh", "-c", script], timeout_s
-        )
 
     def _address(self, peer: str) -> str:
         """A peer's InternalIP; addresses are passed through."""

@@ -5,8 +5,9 @@ exec goes through cuts the path the runner would send the undo by. Such
 a fault is handed to the host with its undo, like Krkn's ``systemctl
 stop kubelet; sleep N; systemctl start kubelet``: before the fault, the
 host starts detached watchers that run the undo at the planned time
-(``plan``) and, should that fail, when the dead man's switch expires
-(``deadman``). The runner observes from outside and reads afterwards
+(``plan``: that long after the fault's command returned) and, should
+that fail, when the dead man's switch expires (``deadman``: counted
+from arming). The runner observes from outside and reads afterwards
 how the fault ended.
 
 On the host, per node and fault (a component, or ``PARTITION``):
@@ -55,6 +56,9 @@ RESTORE_MARGIN_S = 120.0
 kubelet back, a helper pod made again)."""
 READ_TIMEOUT_S = 10.0
 POLL_S = 2.0
+FAULT_WAIT_S = 120
+"""How long a plan waits for its fault's command to return before it
+counts anyway (a ``systemctl stop`` times out after 90 s)."""
 _ESCAPE = (
     # Out of the helper container's cgroup, into PID 1's (cgroup v2): the
     # runtime kills the container's cgroup when the container ends.
@@ -105,14 +109,23 @@ def log_path(node: str, what: str) -> str:
 
 
 def _watcher(node: str, what: str, undo: str) -> str:
-    """Watcher of ``$1`` (token): after ``$3`` s, as ``$2`` (plan or
-    deadman), undo unless the switch moved on; keep the switch when the
-    undo failed, so that the dead man's switch tries again."""
+    """Watcher of ``$1`` (token): ``$3`` s after the fault ran (the plan)
+    or was armed (the dead man), as ``$2``, undo unless the switch moved
+    on; keep the switch when the undo failed, so that the dead man's
+    switch tries again."""
     switch = shlex.quote(switch_path(node, what))
     log = shlex.quote(log_path(node, what))
     mine = f'[ "$(cat {switch} 2>/dev/null)" = "$1" ]'
+    applied = f'grep -q "^applied $1 " {log} 2>/dev/null'
     return (
         f"{_ESCAPE}\n"
+        # The plan counts from the fault's end: a graceful stop may take
+        # seconds. A fault that never ends is given FAULT_WAIT_S.
+        'kg_i=0; while [ "$2" = plan ] && '
+        f"[ $kg_i -lt {FAULT_WAIT_S * 10} ] && ! {applied}; do\n"
+        "  sleep 0.1 2>/dev/null || { sleep 1; kg_i=$((kg_i + 9)); }\n"
+        "  kg_i=$((kg_i + 1))\n"
+        "done\n"
         'sleep "$3"\n'
         f"{mine} || exit 0\n"
         f'{UPTIME}; echo "ending $1 $kg_up $2" >> {log}\n'
@@ -297,8 +310,9 @@ class PlannedRestores:
     def wait(
         self, run: ShRun, node: str, what: str, margin_s: float
     ) -> Restore:
-        """Sleep until the planned end of the fault on ``what``, then read
-        the node's log until it says the fault is undone.
+        """Sleep until the planned end of the fault on ``what`` (at the
+        earliest), then read the node's log until it says the fault is
+        undone.
 
         Raises:
             UsageError: no fault on ``what`` was planned here.
