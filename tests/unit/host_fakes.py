@@ -5,6 +5,7 @@ cgroup move touch this machine), and a fake lab node supervisor.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
@@ -65,10 +66,14 @@ def host(tmp_path, monkeypatch):
     yield SimpleNamespace(pid=inner, run=run, node=node, tmp=tmp_path)
     keeper.kill()
     keeper.wait()
+    remove_host_files(node)
+
+
+def remove_host_files(node):
+    """The switch, log and watcher files a test left for ``node``."""
     for what in ("kubelet", "etcd", PARTITION):
-        for path in (rs.switch_path(node, what), rs.log_path(node, what)):
-            if os.path.exists(path):
-                os.remove(path)
+        for path in glob.glob(rs.switch_path(node, what) + "*"):
+            os.remove(path)
 
 
 class FakeSupervisor:

@@ -9,8 +9,10 @@ import socket
 import subprocess
 import sys
 import threading
+import uuid
 
 import pytest
+from host_fakes import remove_host_files
 
 from gauntlet.nodes import host_commands as hc
 from gauntlet.nodes import supervisor_wire
@@ -73,14 +75,15 @@ def netns_available():
     not netns_available(), reason="needs root, unshare, iptables"
 )
 def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
+    node = f"unit-{uuid.uuid4().hex[:8]}"
     restores = PlannedRestores(deadman_s=1)
     armed = restores.script(
-        restores.plan("unit", "partition", None),
+        restores.plan(node, "partition", None),
         hc.heal_script(),
         hc.partition_script(["10.9.9.9"]),
     )
     partition = shlex.quote(armed)
-    heal = shlex.quote(cancel_script("unit", "partition") + hc.heal_script())
+    heal = shlex.quote(cancel_script(node, "partition") + hc.heal_script())
     count = "iptables -w 5 -S | grep -c KG-PARTITION || true"
     script = "\n".join(
         [
@@ -93,14 +96,17 @@ def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
             f"sleep 0.2; done; {count}",
         ]
     )
-    done = subprocess.run(
-        # a PID namespace of its own: no systemd-run, no cgroup moves
-        ["unshare", "-n", "-p", "-f", "--mount-proc", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "INVOCATION_ID": "unit-test"},
-    )
+    try:
+        done = subprocess.run(
+            # a PID namespace of its own: no systemd-run, no cgroup moves
+            ["unshare", "-n", "-p", "-f", "--mount-proc", "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "INVOCATION_ID": "unit-test"},
+        )
+    finally:
+        remove_host_files(node)
     # chain + 3 hooks + 2 rules, idempotent, healed; then healed by the
     # host itself when nobody heals within the dead man's time
     assert done.stdout.split() == ["6", "6", "0", "6", "0"]

@@ -197,3 +197,9 @@ def test_no_restart_within_the_window_is_never():
     killed = time.time()
     access = KubeletAccess(restart_at=killed, reachable_at=killed + 60)
     assert nodes._new_kubelet(access, "w1", {6}, killed, 0.5) is None
+
+
+def test_a_kubelet_the_nodes_own_planned_start_ran_is_no_restart():
+    killed = time.time()
+    access = KubeletAccess(restart_at=killed + 1.6, reachable_at=killed)
+    assert nodes._new_kubelet(access, "w1", {6}, killed, 2.0) is None

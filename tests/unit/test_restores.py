@@ -58,6 +58,22 @@ def test_the_watchers_undo_is_valid_shell_for_components_and_partitions():
         assert sh_syntax_ok(rs._watcher("w1", "x", undo))
 
 
+def test_systemd_is_never_handed_a_dollar_sign():
+    """systemd expands ``$VAR`` and ``$$`` in the commands it runs: the
+    watcher goes to a file, and its command line is file and words."""
+    script = rs.arm_script(plan(30, token="0a1b2c"), "UNDO $x", 600)
+    assert (
+        'systemd-run --quiet --collect --unit="$1" \\\n      sh "$2" "$3"'
+        in (script)
+    )
+    spawns = re.findall(r"^kg_spawn (.*)$", script, re.M)
+    assert len(spawns) == 2
+    for line in spawns:
+        unit, path, token, by, delay = line.split()
+        assert "$" not in unit + path + by + delay and token == '"$kg_token"'
+        assert path == f"/tmp/kube-gauntlet-undo-w1-kubelet.0a1b2c.{by}.sh"
+
+
 def test_the_dead_man_never_fires_before_the_plan():
     script = rs.arm_script(plan(900), "UNDO", deadman_s=600)
     assert '"$kg_token" deadman 900' in script

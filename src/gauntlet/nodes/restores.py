@@ -74,15 +74,17 @@ _SPAWN = """kg_spawn() {
   if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && \\
     command -v systemd-run >/dev/null 2>&1 && \\
     systemd-run --quiet --collect --unit="$1" \\
-      sh -c "$2" kg-undo "$3" "$4" "$5" >/dev/null 2>&1; then
+      sh "$2" "$3" "$4" "$5" >/dev/null 2>&1; then
     return 0
   fi
   kg_setsid=
   command -v setsid >/dev/null 2>&1 && kg_setsid=setsid
-  $kg_setsid nohup sh -c "$2" kg-undo "$3" "$4" "$5" \\
-    >/dev/null 2>&1 </dev/null &
+  $kg_setsid nohup sh "$2" "$3" "$4" "$5" >/dev/null 2>&1 </dev/null &
 }
 """
+"""Start watcher file ``$2`` with token ``$3``, role ``$4`` and delay
+``$5``. The watcher is a file, never a command line: systemd expands
+``$VAR`` and ``$$`` in the commands it runs."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ class Plan:
 
 
 def switch_path(node: str, what: str) -> str:
-    """The switch file (per node: the lab's nodes share the host's /tmp)."""
+    """The switch file (named after the node too, should nodes share a
+    /tmp)."""
     safe = "".join(c if c.isalnum() or c in "-." else "_" for c in node)
     return f"/tmp/kube-gauntlet-undo-{safe}-{what}"
 
@@ -118,11 +121,12 @@ def _watcher(node: str, what: str, undo: str) -> str:
     mine = f'[ "$(cat {switch} 2>/dev/null)" = "$1" ]'
     applied = f'grep -q "^applied $1 " {log} 2>/dev/null'
     return (
+        'rm -f "$0"\n'  # sh holds it open: its file is not needed any more
         f"{_ESCAPE}\n"
         # The plan counts from the fault's end: a graceful stop may take
         # seconds. A fault that never ends is given FAULT_WAIT_S.
         'kg_i=0; while [ "$2" = plan ] && '
-        f"[ $kg_i -lt {FAULT_WAIT_S * 10} ] && ! {applied}; do\n"
+        f"[ $kg_i -lt {FAULT_WAIT_S * 10} ] && {mine} && ! {applied}; do\n"
         "  sleep 0.1 2>/dev/null || { sleep 1; kg_i=$((kg_i + 9)); }\n"
         "  kg_i=$((kg_i + 1))\n"
         "done\n"
@@ -158,10 +162,14 @@ def arm_script(plan: Plan, undo: str, deadman_s: float | None) -> str:
     ]
     unit = _unit(plan)
     for by, delay in timers:
-        lines.append(
-            f"kg_spawn {unit}-{by} {watcher} "
-            f'"$kg_token" {by} {math.ceil(delay)}'
+        script = shlex.quote(
+            f"{switch_path(plan.node, plan.what)}.{plan.token}.{by}.sh"
         )
+        lines += [
+            f"printf '%s\\n' {watcher} > {script}",
+            f'kg_spawn {unit}-{by} {script} "$kg_token" {by} '
+            f"{math.ceil(delay)}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -45,6 +45,7 @@ SETTLE_S = 20.0
 """How long the node is watched after its new kubelet started."""
 PROCESS_POLL_S = 0.25
 PROCESS_TIMEOUT_S = 10.0
+WINDOW_EDGE_S = 1.0
 KUBELET_OUTAGE_S = workers.NOT_READY_TIMEOUT_S
 """How long RES-01's kubelet stays stopped: as long as NotReady is
 awaited, so that a node slower than the bound is still seen going
@@ -251,9 +252,15 @@ def _new_kubelet(
             starts = process_starts(run, "kubelet", PROCESS_TIMEOUT_S)
         except (NodeAccessError, ClusterOperationFailed):
             starts = {}
-        new = [at for pid, at in starts.items() if pid not in old]
+        # The node's own planned start comes at the window's end: a
+        # kubelet started then is not its supervisor's restart.
+        new = [
+            at - killed
+            for pid, at in starts.items()
+            if pid not in old and at - killed < window_s - WINDOW_EDGE_S
+        ]
         if new:
-            return max(0.0, min(new) - killed)
+            return max(0.0, min(new))
         time.sleep(PROCESS_POLL_S)
     return None
 
