@@ -13,7 +13,8 @@ pytestmark = [
 
 @pytest.mark.guarantee("PART-03")
 @pytest.mark.faults(
-    "partition a worker from the control planes and its API address"
+    "partition a worker from the control planes and its API address for"
+    " 85 s (the node heals itself)"
 )
 @pytest.mark.usefixtures("workers_settled")
 def test_worker_cut_off_from_masters_keeps_pods_and_runs_no_pod_twice(

@@ -12,7 +12,9 @@ pytestmark = [
 
 
 @pytest.mark.guarantee("RES-01")
-@pytest.mark.faults("stop the kubelet of a worker until it is NotReady")
+@pytest.mark.faults(
+    "stop the kubelet of a worker for 120 s (the node restarts it)"
+)
 @pytest.mark.usefixtures("workers_settled")
 def test_worker_without_kubelet_goes_not_ready_and_keeps_its_pods(
     check, ledger

@@ -12,7 +12,10 @@ pytestmark = [
 
 
 @pytest.mark.guarantee("RES-02")
-@pytest.mark.faults("SIGKILL the kubelet of a worker running pods")
+@pytest.mark.faults(
+    "SIGKILL the kubelet of a worker running pods (the node starts it after"
+    " 35 s if its supervisor did not)"
+)
 @pytest.mark.usefixtures("workers_settled")
 def test_a_killed_kubelet_comes_back_before_its_node_goes_not_ready(
     check, ledger

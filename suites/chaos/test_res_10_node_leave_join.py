@@ -12,7 +12,10 @@ pytestmark = [
 
 
 @pytest.mark.guarantee("RES-10")
-@pytest.mark.faults("drain a worker, stop its kubelet, delete its Node")
+@pytest.mark.faults(
+    "drain a worker, stop its kubelet for 45 s (the node restarts it), "
+    "delete its Node"
+)
 @pytest.mark.usefixtures("workers_settled")
 def test_a_removed_worker_joins_again_ready_and_schedulable(check, ledger):
     """Guarantee: a worker that was drained, stopped and deleted MUST

@@ -3,6 +3,7 @@ to a temporary directory, never to /var/lib/kube-gauntlet where
 `gauntlet recover` would find it."""
 
 import pytest
+from host_fakes import host  # noqa: F401 - the stand-in node fixture
 
 
 @pytest.fixture(autouse=True)

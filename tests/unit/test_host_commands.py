@@ -2,19 +2,23 @@
 
 import inspect
 import json
+import os
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import threading
+import uuid
 
 import pytest
+from host_fakes import remove_host_files
 
 from gauntlet.nodes import host_commands as hc
 from gauntlet.nodes import supervisor_wire
 from gauntlet.nodes.helper_pods import pod_name
 from gauntlet.nodes.parse import parse_ps, parse_ss
+from gauntlet.nodes.restores import PlannedRestores, cancel_script
 
 
 def sh_syntax_ok(script):
@@ -25,28 +29,37 @@ def sh_syntax_ok(script):
 
 @pytest.mark.parametrize("op", ["stop", "start", "kill"])
 def test_component_scripts_are_valid_shell(op):
-    script = hc.component_script(op, "w1", "kube-apiserver", "/x y/s.sock")
+    script = hc.component_script(op, "kube-apiserver", "/x y/s.sock")
     assert sh_syntax_ok(script)
     assert "'/x y/s.sock'" in script
 
 
-def test_stop_arms_a_dead_mans_switch_and_start_disarms_it():
-    stop = hc.component_script("stop", "w1", "kubelet", "/s", max_outage_s=90)
-    start = hc.component_script("start", "w1", "kubelet", "/s")
-    switch = "/tmp/kube-gauntlet-deadman-w1-kubelet"
-    assert "sleep 90" in stop and switch in stop
-    assert start.startswith(f"rm -f {switch}\n")
+def test_stop_is_armed_with_the_dead_mans_switch_and_start_cancels_it():
+    restores = PlannedRestores(deadman_s=90)
+    plan = restores.plan("w1", "kubelet", None)
+    undo = hc.component_script("start", "kubelet", "/s")
+    stop = restores.script(
+        plan, undo, hc.component_script("stop", "kubelet", "/s")
+    )
+    switch = "/tmp/kube-gauntlet-undo-w1-kubelet"
+    assert sh_syntax_ok(stop)
+    assert f"> {switch}\n" in stop and " deadman 90\n" in stop
+    assert '"$kg_token" plan' not in stop
+    assert stop.index("kg_spawn kube-gauntlet") < stop.index("systemctl stop")
+    start = cancel_script("w1", "kubelet") + undo
+    assert sh_syntax_ok(start)
+    assert f"rm -f {switch}\n" in start
 
 
 def test_partition_drops_both_directions_in_the_lab_chain():
-    script = hc.partition_script("w1", ["10.0.0.1", "10.0.0.2"])
+    script = hc.partition_script(["10.0.0.1", "10.0.0.2"])
     assert sh_syntax_ok(script)
     for ip in ("10.0.0.1", "10.0.0.2"):
         for direction in ("-s", "-d"):
             assert f"-A KG-PARTITION {direction} {ip} -j DROP" in script
     for hook in ("INPUT", "OUTPUT", "FORWARD"):
         assert f"-I {hook} 1 -j KG-PARTITION" in script
-    assert sh_syntax_ok(hc.heal_script("w1"))
+    assert sh_syntax_ok(hc.heal_script())
 
 
 def netns_available():
@@ -62,8 +75,15 @@ def netns_available():
     not netns_available(), reason="needs root, unshare, iptables"
 )
 def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
-    partition = shlex.quote(hc.partition_script("unit", ["10.9.9.9"], 1))
-    heal = shlex.quote(hc.heal_script("unit"))
+    node = f"unit-{uuid.uuid4().hex[:8]}"
+    restores = PlannedRestores(deadman_s=1)
+    armed = restores.script(
+        restores.plan(node, "partition", None),
+        hc.heal_script(),
+        hc.partition_script(["10.9.9.9"]),
+    )
+    partition = shlex.quote(armed)
+    heal = shlex.quote(cancel_script(node, "partition") + hc.heal_script())
     count = "iptables -w 5 -S | grep -c KG-PARTITION || true"
     script = "\n".join(
         [
@@ -76,14 +96,19 @@ def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
             f"sleep 0.2; done; {count}",
         ]
     )
-    done = subprocess.run(
-        ["unshare", "-n", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    try:
+        done = subprocess.run(
+            # a PID namespace of its own: no systemd-run, no cgroup moves
+            ["unshare", "-n", "-p", "-f", "--mount-proc", "sh", "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "INVOCATION_ID": "unit-test"},
+        )
+    finally:
+        remove_host_files(node)
     # chain + 3 hooks + 2 rules, idempotent, healed; then healed by the
-    # host itself when nobody heals within max_outage_s
+    # host itself when nobody heals within the dead man's time
     assert done.stdout.split() == ["6", "6", "0", "6", "0"]
 
 

@@ -246,6 +246,27 @@ def test_rollback_all_undoes_faults_and_keeps_objects_until_the_run_ends(
     assert read_ledger(ledger.path).open_entries == ()
 
 
+def test_a_fault_its_node_ended_is_closed_and_never_undone_again(
+    tmp_path, calls
+):
+    holder = {}
+    mirror = ClusterMirrorFake(lambda: holder["ledger"].path)
+    ledger = holder["ledger"] = FaultLedger("crashed", tmp_path, mirror=mirror)
+    entry = ledger.inject_entry(
+        "stop kubelet on w1 for 60s", undo("kubelet"), lambda: None
+    )
+    assert [e.seq for e in ledger.open_entries()] == [entry.seq]
+    ledger.ended(entry, "restored by the node (plan)")
+    assert ledger.open_entries() == []
+    assert mirror.seen[-1][0] == []  # the mirror shows it gone too
+    done = [e for e in events(ledger.path) if e["event"] == "done"]
+    assert done[-1]["seq"] == entry.seq and done[-1]["by"] == "node"
+    assert ledger.rollback_all() == []
+    rewrite_owner(ledger.path, dead_pid())
+    recover(tmp_path, report=lambda _line: None)
+    assert "kubelet" not in calls
+
+
 def test_an_owner_removes_its_object_its_own_way_and_closes_the_entry(
     tmp_path, calls
 ):

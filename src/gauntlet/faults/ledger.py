@@ -130,6 +130,25 @@ class FaultLedger:
         Raises:
             UsageError: the rollback kind is unknown (nothing injected).
         """
+        return self._inject(description, rollback, action)[1]
+
+    def inject_entry(
+        self, description: str, rollback: Rollback, action: Callable[[], T]
+    ) -> LedgerEntry:
+        """``inject``, returning the fault's entry (for ``ended``)."""
+        return self._inject(description, rollback, action)[0]
+
+    def ended(self, entry: LedgerEntry, how: str) -> None:
+        """Close a fault that ended without its rollback: its node undid it
+        at the planned time, and the caller saw it undone. Neither
+        ``rollback_all`` nor ``recover`` will undo it again."""
+        self._close(entry, {"by": "node", "how": how})
+        progress.say(f"ended: {entry.description} ({how})")
+        self._mirror_open()
+
+    def _inject(
+        self, description: str, rollback: Rollback, action: Callable[[], T]
+    ) -> tuple[LedgerEntry, T]:
         lookup(rollback.kind)
         self._record_mirror()  # older than the fault: removed after it
         entry = self._open_entry(description, rollback, "fault")
@@ -143,7 +162,7 @@ class FaultLedger:
             )
             raise
         self._append({"event": "injected", "seq": entry.seq})
-        return result
+        return entry, result
 
     def record_object(self, description: str, removal: Rollback) -> LedgerEntry:
         """Record an object the run is about to create, with its removal.

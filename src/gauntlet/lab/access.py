@@ -10,6 +10,12 @@ every operation works while the API server is down. Errors name the node
 and component; rollback is the caller's job (the fault ledger records
 the inverse before injecting). etcd is read with
 ``gauntlet.observe.etcd``.
+
+A fault given ``for_s`` runs the pod backend's own host script inside
+the node (``nodes.restores``): the node undoes it at the planned time
+with the same log and cancel as any host, so a check written against
+``NodeAccess`` sees one behaviour on both backends. The lab needs no
+dead man's switch: the runner host always reaches its nodes.
 """
 
 from __future__ import annotations
@@ -26,9 +32,15 @@ from gauntlet.lab import node as lab_node
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.topology import LabNode
-from gauntlet.nodes.base import DEFAULT_TIMEOUT_S
+from gauntlet.nodes import host_commands as hc
+from gauntlet.nodes.base import DEFAULT_TIMEOUT_S, sh_on
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
-from gauntlet.nodes.types import Connection, Process
+from gauntlet.nodes.restores import (
+    RESTORE_MARGIN_S,
+    PlannedRestores,
+    cancel_script,
+)
+from gauntlet.nodes.types import PARTITION, Connection, Process, Restore
 
 __all__ = ["LabNodeAccess"]
 
@@ -38,6 +50,7 @@ class LabNodeAccess:
 
     def __init__(self, lab: LabCluster | None = None) -> None:
         self.lab = lab or LabCluster()
+        self._restores = PlannedRestores(deadman_s=None)
 
     @property
     def kind(self) -> str:
@@ -78,18 +91,33 @@ class LabNodeAccess:
                 return comp
         raise LabError(f"no component {name} on node {node}")
 
-    def stop(self, node: str, component: str) -> None:
-        """Stop a component until ``start`` (an outage, not a crash)."""
-        self._call(node, "stop", name=component)
+    def stop(
+        self, node: str, component: str, for_s: float | None = None
+    ) -> None:
+        """Stop a component until ``start`` (an outage, not a crash), or
+        until the node starts it again ``for_s`` seconds later."""
+        if for_s is None:
+            self._call(node, "stop", name=component)
+        else:
+            self._planned_component("stop", node, component, for_s)
 
     def start(self, node: str, component: str) -> None:
+        self._cancel(node, component)
         self._call(node, "start", name=component)
 
     def kill(
-        self, node: str, component: str, sig: int = signal.SIGKILL
+        self,
+        node: str,
+        component: str,
+        sig: int = signal.SIGKILL,
+        for_s: float | None = None,
     ) -> None:
-        """Signal a component; the supervisor restarts it after its delay."""
-        self._call(node, "kill", name=component, signal=int(sig))
+        """Signal a component; the supervisor restarts it after its delay
+        (with ``for_s``, the node starts it then if it did not)."""
+        if for_s is None:
+            self._call(node, "kill", name=component, signal=int(sig))
+        else:
+            self._planned_component("kill", node, component, for_s, sig)
 
     def set_restart(
         self,
@@ -128,15 +156,31 @@ class LabNodeAccess:
 
     # -- network --------------------------------------------------------------
 
-    def partition(self, node: str, peers: list[str]) -> None:
-        """Cut ``node`` off from the named peer nodes (or raw IPs)."""
+    def partition(
+        self, node: str, peers: list[str], for_s: float | None = None
+    ) -> None:
+        """Cut ``node`` off from the named peer nodes (or raw IPs), until
+        ``heal`` or, with ``for_s``, until the node heals itself."""
         topo = self.lab.topology()
         assert topo is not None
         ips = [topo.node(p).ip if not p[0].isdigit() else p for p in peers]
-        network.partition(self._node(node), ips)
+        if for_s is None:
+            network.partition(self._node(node), ips)
+            return
+        plan = self._restores.plan(node, PARTITION, for_s)
+        script = self._restores.script(
+            plan, hc.heal_script(), hc.partition_script(ips)
+        )
+        self._script(node, f"partition from {', '.join(peers)}", script)
 
     def heal(self, node: str) -> None:
+        self._cancel(node, PARTITION)
         network.heal(self._node(node))
+
+    def wait_restored(
+        self, node: str, what: str, margin_s: float = RESTORE_MARGIN_S
+    ) -> Restore:
+        return self._restores.wait(sh_on(self, node), node, what, margin_s)
 
     # -- observation ----------------------------------------------------------
 
@@ -169,3 +213,34 @@ class LabNodeAccess:
     def _call(self, node: str, op: str, **fields: Any) -> dict[str, Any]:
         self._node(node)
         return sup.call(self.lab.paths.node(node).socket, op, **fields)
+
+    def _planned_component(
+        self,
+        op: hc.ComponentOp,
+        node: str,
+        component: str,
+        for_s: float,
+        sig: int = signal.SIGKILL,
+    ) -> None:
+        """Stop or kill through the host script, armed to start again."""
+        socket = str(self.lab.paths.node(node).socket)
+        plan = self._restores.plan(node, component, for_s)
+        script = self._restores.script(
+            plan,
+            hc.component_script("start", component, socket),
+            hc.component_script(op, component, socket, sig),
+        )
+        self._script(node, f"{op} {component}", script)
+
+    def _cancel(self, node: str, what: str) -> None:
+        """Cancel the node's planned undo of ``what`` (an early end)."""
+        script = cancel_script(node, what)
+        self._script(node, f"cancelling the planned undo of {what}", script)
+
+    def _script(self, node: str, what: str, script: str) -> None:
+        self._node(node)
+        proc = sh_on(self, node)(script, DEFAULT_TIMEOUT_S)
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            last = lines[-1][:200] if lines else f"exit {proc.returncode}"
+            raise LabError(f"{what} on {node}: {last}")

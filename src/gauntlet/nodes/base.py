@@ -13,9 +13,11 @@ import subprocess
 from collections.abc import Sequence
 from typing import Protocol
 
-from gauntlet.nodes.types import Connection, Process
+from gauntlet.nodes.host_clock import ShRun
+from gauntlet.nodes.restores import RESTORE_MARGIN_S
+from gauntlet.nodes.types import Connection, Process, Restore
 
-__all__ = ["DEFAULT_TIMEOUT_S", "NodeAccess"]
+__all__ = ["DEFAULT_TIMEOUT_S", "RESTORE_MARGIN_S", "NodeAccess", "sh_on"]
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -27,6 +29,15 @@ class NodeAccess(Protocol):
     ``kube-apiserver``... Every method raises ``NodeAccessError`` when the
     backend cannot reach the node, and a ``GauntletError`` naming node and
     component when the operation itself fails.
+
+    A fault given ``for_s`` is handed to the node with its duration: the
+    node undoes it itself ``for_s`` seconds after the fault's command
+    returned, whether or not the runner can still reach it (stopping the
+    kubelet or partitioning the node cuts the pod backend's own path).
+    The runner then observes from outside and reads how it ended with
+    ``wait_restored``; an explicit ``start`` or ``heal`` still ends it
+    early and cancels the planned undo. Checks are written once: both
+    backends do this.
     """
 
     @property
@@ -48,18 +59,29 @@ class NodeAccess(Protocol):
         """Run ``argv`` in the node's namespaces; never raises on exit code."""
         ...
 
-    def stop(self, node: str, component: str) -> None:
-        """Stop a component until ``start`` (an outage, not a crash)."""
+    def stop(
+        self, node: str, component: str, for_s: float | None = None
+    ) -> None:
+        """Stop a component (an outage, not a crash) until ``start``, or
+        until the node starts it again itself ``for_s`` seconds later."""
         ...
 
     def start(self, node: str, component: str) -> None:
-        """Start a stopped component (a no-op when it runs)."""
+        """Start a stopped component (a no-op when it runs); cancel the
+        node's planned start."""
         ...
 
     def kill(
-        self, node: str, component: str, sig: int = signal.SIGKILL
+        self,
+        node: str,
+        component: str,
+        sig: int = signal.SIGKILL,
+        for_s: float | None = None,
     ) -> None:
-        """Signal a component; its supervisor decides what happens next."""
+        """Signal a component; its supervisor decides what happens next.
+        With ``for_s`` the node starts it ``for_s`` seconds later (a
+        no-op if its supervisor did), so that a component left down is
+        never left down for good."""
         ...
 
     def argv(self, node: str, component: str) -> list[str]:
@@ -70,12 +92,32 @@ class NodeAccess(Protocol):
         """Replace the component's command line and restart it."""
         ...
 
-    def partition(self, node: str, peers: list[str]) -> None:
-        """Drop all traffic between ``node`` and ``peers`` (names or IPs)."""
+    def partition(
+        self, node: str, peers: list[str], for_s: float | None = None
+    ) -> None:
+        """Drop all traffic between ``node`` and ``peers`` (names or IPs)
+        until ``heal``, or until the node heals itself after ``for_s``."""
         ...
 
     def heal(self, node: str) -> None:
-        """Remove every partition rule from ``node``."""
+        """Remove every partition rule from ``node``; cancel its planned
+        heal."""
+        ...
+
+    def wait_restored(
+        self, node: str, what: str, margin_s: float = RESTORE_MARGIN_S
+    ) -> Restore:
+        """Wait for the node to end the fault on ``what`` (a component, or
+        ``types.PARTITION``) that this process gave a ``for_s``; return
+        when and by whom it ended, as the node recorded it.
+
+        Raises:
+            NodeAccessError: the node did not answer with the fault undone
+                within ``margin_s`` of its planned end (its dead man's
+                switch and ``gauntlet recover`` still undo it), the fault
+                or its undo failed there, or a later fault replaced it.
+            UsageError: no fault on ``what`` was given a duration here.
+        """
         ...
 
     def read_file(self, node: str, path: str) -> str:
@@ -93,3 +135,12 @@ class NodeAccess(Protocol):
     def cleanup(self) -> None:
         """Remove whatever the backend created to reach nodes."""
         ...
+
+
+def sh_on(access: NodeAccess, node: str) -> ShRun:
+    """Run sh scripts on ``node`` (for ``host_clock`` and ``restores``)."""
+
+    def run(script: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        return access.run(node, ["sh", "-c", script], timeout_s)
+
+    return run

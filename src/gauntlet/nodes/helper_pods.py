@@ -16,10 +16,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.stream import stream
-from websocket import WebSocketException
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import (
@@ -28,6 +28,7 @@ from gauntlet.errors import (
     PermissionMissing,
 )
 from gauntlet.images import NODE_IMAGE_ENV, node_helper_image
+from gauntlet.nodes import exec_stream
 from gauntlet.wellknown import MANAGED_BY, RUN_LABEL, label_value
 
 __all__ = [
@@ -47,7 +48,6 @@ IMAGE_ENV = NODE_IMAGE_ENV
 POD_START_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 1.0
 SERVICE_ACCOUNT_WAIT_S = 15.0
-_STDOUT, _STDERR, _ERROR = 1, 2, 3
 _BAD_WAITING = {
     "ErrImagePull",
     "ImagePullBackOff",
@@ -144,38 +144,41 @@ class HelperPods:
         """Run ``argv`` in the node's helper pod; capture output and code.
 
         Raises:
-            NodeAccessError: the exec could not be started or timed out.
+            StreamLost: the command started, its end was not seen.
+            NodeAccessError: the exec could not be started.
         """
-        pod = self.pod_for(node)
         try:
-            resp = self._open_exec(pod, argv)
-        except NodeAccessError:
-            if self._phase(pod) == "Running":
-                raise
-            # The pod ended (its sleep ran out, or it was evicted): once more.
-            self._running.discard(node)
             pod = self.pod_for(node)
-            resp = self._open_exec(pod, argv)
-        return self._collect(resp, node, argv, timeout_s)
-
-    def _open_exec(self, pod: str, argv: Sequence[str]) -> Any:
-        try:
-            return stream(
-                self.cluster.core().connect_get_namespaced_pod_exec,
-                pod,
-                self.namespace,
-                command=list(argv),
-                stderr=True,
-                stdin=False,
-                stdout=True,
-                tty=False,
-                _preload_content=False,
-            )
-        except ApiException as exc:
+            try:
+                resp = exec_stream.open_exec(self._core_exec, pod, argv)
+            except NodeAccessError:
+                if self._phase(pod) == "Running":
+                    raise
+                # The pod ended (its sleep ran out, or it was evicted).
+                self._running.discard(node)
+                pod = self.pod_for(node)
+                resp = exec_stream.open_exec(self._core_exec, pod, argv)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # No API server answers (one was stopped, the node cut off).
             raise NodeAccessError(
-                f"exec in pod {pod} failed: {exc.reason}; is the node's "
-                "kubelet reachable?"
+                f"exec on node {node}: the API is not answering "
+                f"({type(exc).__name__}: {str(exc)[:120]})"
             ) from exc
+        return exec_stream.collect(resp, node, argv, timeout_s)
+
+    def _core_exec(self, pod: str, argv: Sequence[str]) -> Any:
+        """Open an exec stream into ``pod`` (``exec_stream.open_exec``)."""
+        return stream(
+            self.cluster.core().connect_get_namespaced_pod_exec,
+            pod,
+            self.namespace,
+            command=list(argv),
+            stderr=True,
+            stdin=False,
+            stdout=True,
+            tty=False,
+            _preload_content=False,
+        )
 
     def _phase(self, pod: str) -> str | None:
         """The pod's phase; None only when the pod is gone (404).
@@ -193,39 +196,6 @@ class HelperPods:
                 "read", f"pod {pod}", self.namespace, _status(exc)
             ) from exc
         return found.status.phase if found.status else None
-
-    def _collect(
-        self, resp: Any, node: str, argv: Sequence[str], timeout_s: float
-    ) -> subprocess.CompletedProcess[str]:
-        out: list[str] = []
-        err: list[str] = []
-        deadline = time.monotonic() + timeout_s
-        try:
-            while resp.is_open():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise NodeAccessError(
-                        f"{' '.join(argv)[:80]} on node {node} timed out "
-                        f"after {timeout_s:.0f}s"
-                    )
-                resp.update(timeout=min(left, 1.0))
-                out.append(resp.read_channel(_STDOUT, timeout=0))
-                err.append(resp.read_channel(_STDERR, timeout=0))
-            out.append(resp.read_channel(_STDOUT, timeout=0))
-            err.append(resp.read_channel(_STDERR, timeout=0))
-            status = resp.read_channel(_ERROR, timeout=0)
-        except WebSocketException as exc:
-            # The exec stream runs through the node's kubelet: stopping
-            # it, or cutting the node off, closes the stream mid-command.
-            raise NodeAccessError(
-                f"{' '.join(argv)[:80]} on node {node}: exec stream lost "
-                f"({type(exc).__name__}); is the node's kubelet reachable?"
-            ) from exc
-        finally:
-            resp.close()
-        return subprocess.CompletedProcess(
-            list(argv), _exit_code(status, node), "".join(out), "".join(err)
-        )
 
     def delete_all(self) -> None:
         """Delete this process's helper pods, and the namespace if it made
@@ -397,26 +367,6 @@ def _waiting_reason(status: client.V1PodStatus) -> str | None:
         if cs.state is not None and cs.state.waiting is not None:
             return str(cs.state.waiting.reason)
     return None
-
-
-def _exit_code(status: str, node: str) -> int:
-    """Decode the exec error channel (a ``Status`` object) to an exit code."""
-    if not status:
-        return 0
-    try:
-        data = json.loads(status)
-    except ValueError as exc:
-        raise NodeAccessError(
-            f"exec on node {node}: unreadable status {status[:80]!r}"
-        ) from exc
-    if data.get("status") == "Success":
-        return 0
-    for cause in (data.get("details") or {}).get("causes") or []:
-        if cause.get("reason") == "ExitCode":
-            return int(cause.get("message", 1))
-    raise NodeAccessError(
-        f"exec on node {node} failed: {data.get('message', status[:80])}"
-    )
 
 
 def _impossible(

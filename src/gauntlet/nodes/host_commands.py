@@ -6,10 +6,9 @@ lab's: its network module partitions with the same chain
 (``PARTITION_CHAIN``, defined here) and the same hooks. Requests to a lab
 node's supervisor run ``supervisor_wire``'s own source on the host.
 
-Stopping a component or partitioning a node can cut the path the next
-exec takes (API server -> kubelet -> pod), so each such fault arms a
-dead man's switch on the host: unless ``start``/``heal`` comes first, the
-host undoes the fault itself after ``max_outage_s``.
+These are the faults and their undos only; a fault that may cut the
+path of the next exec is wrapped by ``restores`` so that the host undoes
+it itself.
 """
 
 from __future__ import annotations
@@ -70,17 +69,17 @@ def _wire_source() -> str:
 
 def component_script(
     op: ComponentOp,
-    node: str,
     component: str,
     socket_path: str,
     sig: int = signal.SIGKILL,
-    max_outage_s: float = 600.0,
 ) -> str:
     """Stop, start or signal ``component``, however this host runs it.
 
-    Tried in order: the lab supervisor (its socket exists), a systemd
-    unit, a static pod manifest (parked outside the manifest directory to
-    stop it); ``kill`` without a supervisor signals processes by name.
+    Tried in order: the lab supervisor (its socket exists and it runs the
+    component), a systemd unit, a static pod manifest (parked outside the
+    manifest directory to stop it); ``kill`` without either signals the
+    processes by name. A kubeadm-built lab node has the supervisor for
+    its kubelet and static pods for its control plane.
     """
     comp = shlex.quote(component)
     fields: dict[str, Any] = {"name": component}
@@ -89,7 +88,7 @@ def component_script(
     supervisor = shlex.join(lab_supervisor_call(socket_path, op, **fields))
     lines = [
         "set -u",
-        f"if [ -S {shlex.quote(socket_path)} ]; then exec {supervisor}; fi",
+        f"if {_supervises(socket_path, component)}; then exec {supervisor}; fi",
     ]
     if op == "kill":
         name = shlex.quote(component[:COMM_LEN])
@@ -122,11 +121,21 @@ def component_script(
         f"echo 'no lab supervisor, systemd unit or static pod manifest for '"
         f"{comp} >&2; exit 3"
     )
-    body = "\n".join(lines) + "\n"
-    if op == "stop":
-        undo = component_script("start", node, component, socket_path)
-        return _armed(_switch(node, component), undo, max_outage_s) + body
-    return _disarm(_switch(node, component)) + body
+    return "\n".join(lines) + "\n"
+
+
+def _supervises(socket_path: str, component: str) -> str:
+    """A sh condition: this host's lab supervisor runs ``component``."""
+    status = shlex.join(lab_supervisor_call(socket_path, "status"))
+    test = (
+        "import json,sys\n"
+        "names = [c['name'] for c in json.load(sys.stdin)['components']]\n"
+        f"sys.exit(0 if {component!r} in names else 1)\n"
+    )
+    return (
+        f"[ -S {shlex.quote(socket_path)} ] && "
+        f"{status} 2>/dev/null | python3 -c {shlex.quote(test)}"
+    )
 
 
 def argv_script(component: str, socket_path: str) -> str:
@@ -142,7 +151,7 @@ def argv_script(component: str, socket_path: str) -> str:
     )
     name = shlex.quote(component[:COMM_LEN])
     return (
-        f"if [ -S {shlex.quote(socket_path)} ]; then "
+        f"if {_supervises(socket_path, component)}; then "
         f"{status} | python3 -c {shlex.quote(pick)}; exit $?; fi\n"
         f"pid=$(pgrep -xo {name}) || "
         f"{{ echo 'no process named '{name} >&2; exit 3; }}\n"
@@ -164,9 +173,7 @@ def set_argv_script(component: str, argv: list[str], socket_path: str) -> str:
     )
 
 
-def partition_script(
-    node: str, peer_ips: Sequence[str], max_outage_s: float = 600.0
-) -> str:
+def partition_script(peer_ips: Sequence[str]) -> str:
     """Drop traffic to and from ``peer_ips`` in the host's network."""
     chain = PARTITION_CHAIN
     lines = [
@@ -182,12 +189,10 @@ def partition_script(
         for direction in ("-s", "-d"):
             rule = f"{chain} {direction} {shlex.quote(ip)} -j DROP"
             lines.append(f"{_IPT} -C {rule} 2>/dev/null || {_IPT} -A {rule}")
-    undo = heal_script(node, disarm=False)
-    armed = _armed(_switch(node, "partition"), undo, max_outage_s)
-    return armed + "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
 
 
-def heal_script(node: str, disarm: bool = True) -> str:
+def heal_script() -> str:
     """Remove every rule and the chain ``partition_script`` added."""
     chain = PARTITION_CHAIN
     lines = [
@@ -200,31 +205,4 @@ def heal_script(node: str, disarm: bool = True) -> str:
             f"{_IPT} -D {hook} -j {chain} || exit 1; done"
         )
     lines += [f"{_IPT} -F {chain}", f"{_IPT} -X {chain}"]
-    prefix = _disarm(_switch(node, "partition")) if disarm else ""
-    return prefix + "\n".join(lines) + "\n"
-
-
-def _switch(node: str, what: str) -> str:
-    """Token file of one dead man's switch (per node: lab hosts share /tmp)."""
-    safe = "".join(c if c.isalnum() or c in "-." else "_" for c in node)
-    return f"/tmp/kube-gauntlet-deadman-{safe}-{what}"
-
-
-def _armed(switch: str, undo: str, after_s: float) -> str:
-    """Run ``undo`` after ``after_s`` unless the switch file changes."""
-    token = "$$-$(date +%s)"
-    quoted = shlex.quote(switch)
-    watcher = (
-        f'sleep {int(after_s)}; [ "$(cat {quoted} 2>/dev/null)" = "$1" ] '
-        f"|| exit 0; rm -f {quoted}; {undo}"
-    )
-    return (
-        f'token="{token}"\n'
-        f'printf %s "$token" > {quoted}\n'
-        f'nohup sh -c {shlex.quote(watcher)} deadman "$token" '
-        ">/dev/null 2>&1 </dev/null &\n"
-    )
-
-
-def _disarm(switch: str) -> str:
-    return f"rm -f {shlex.quote(switch)}\n"
+    return "\n".join(lines) + "\n"

@@ -2,9 +2,11 @@
 
 Needs only RBAC to create privileged pods and exec into them, so it works
 on clusters the runner cannot SSH into. Everything goes through the API
-server and the node's kubelet: a fault that cuts that path (stopping the
-kubelet, partitioning the node) is undone by the host itself after
-``max_outage_s`` (see ``host_commands``).
+server and the node's kubelet, so a fault that may cut that path
+(stopping the kubelet or an API server, partitioning the node) is handed
+to the host with its undo (``restores``): at the planned time when the
+caller gives ``for_s``, and always after ``max_outage_s``, the dead
+man's switch, unless ``start``/``heal`` comes first.
 """
 
 from __future__ import annotations
@@ -22,15 +24,24 @@ from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.nodes import host_commands as hc
 from gauntlet.nodes import supervisor_wire
-from gauntlet.nodes.base import DEFAULT_TIMEOUT_S
+from gauntlet.nodes.base import DEFAULT_TIMEOUT_S, sh_on
+from gauntlet.nodes.exec_stream import StreamLost
 from gauntlet.nodes.helper_pods import HelperPods
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
-from gauntlet.nodes.types import Connection, Process
+from gauntlet.nodes.restores import (
+    RESTORE_MARGIN_S,
+    PlannedRestores,
+    cancel_script,
+)
+from gauntlet.nodes.types import PARTITION, Connection, Process, Restore
 
 __all__ = ["DEFAULT_MAX_OUTAGE_S", "PodNodeAccess"]
 
 DEFAULT_MAX_OUTAGE_S = 600.0
 REACH_POLL_S = 2.0
+PLANNED_EXEC_TIMEOUT_S = 10.0
+"""How long a planned fault's exec is awaited: one that cuts its own
+stream (a partition drops it silently) reports through the node's log."""
 
 
 class PodNodeAccess:
@@ -52,6 +63,7 @@ class PodNodeAccess:
             os.environ.get("KUBE_GAUNTLET_POD_MAX_OUTAGE_S")
             or DEFAULT_MAX_OUTAGE_S
         )
+        self._restores = PlannedRestores(deadman_s=self.max_outage_s)
 
     @property
     def kind(self) -> str:
@@ -77,18 +89,27 @@ class PodNodeAccess:
     ) -> subprocess.CompletedProcess[str]:
         return self._pods.exec(node, hc.on_host(argv), timeout_s)
 
-    def stop(self, node: str, component: str) -> None:
-        self._cutting_own_path("stop", node, component)
+    def stop(
+        self, node: str, component: str, for_s: float | None = None
+    ) -> None:
+        self._cutting_own_path("stop", node, component, for_s)
 
     def start(self, node: str, component: str) -> None:
+        script = cancel_script(node, component) + hc.component_script(
+            "start", component, _socket(node)
+        )
         self._when_reachable(
-            node, lambda: self._component("start", node, component)
+            node, lambda: self._checked(node, f"start {component}", script)
         )
 
     def kill(
-        self, node: str, component: str, sig: int = signal.SIGKILL
+        self,
+        node: str,
+        component: str,
+        sig: int = signal.SIGKILL,
+        for_s: float | None = None,
     ) -> None:
-        self._cutting_own_path("kill", node, component, sig)
+        self._cutting_own_path("kill", node, component, for_s, sig)
 
     def argv(self, node: str, component: str) -> list[str]:
         script = hc.argv_script(component, _socket(node))
@@ -99,18 +120,27 @@ class PodNodeAccess:
         script = hc.set_argv_script(component, argv, _socket(node))
         self._checked(node, f"setting the argv of {component}", script)
 
-    def partition(self, node: str, peers: list[str]) -> None:
+    def partition(
+        self, node: str, peers: list[str], for_s: float | None = None
+    ) -> None:
         ips = [self._address(peer) for peer in peers]
-        script = hc.partition_script(node, ips, self.max_outage_s)
-        self._checked(node, f"partitioning from {', '.join(peers)}", script)
+        plan = self._restores.plan(node, PARTITION, for_s)
+        script = self._restores.script(
+            plan, hc.heal_script(), hc.partition_script(ips)
+        )
+        what = f"partitioning from {', '.join(peers)}"
+        self._fault(node, what, script, for_s is not None)
 
     def heal(self, node: str) -> None:
+        script = cancel_script(node, PARTITION) + hc.heal_script()
         self._when_reachable(
-            node,
-            lambda: self._checked(
-                node, "healing partitions", hc.heal_script(node)
-            ),
+            node, lambda: self._checked(node, "healing partitions", script)
         )
+
+    def wait_restored(
+        self, node: str, what: str, margin_s: float = RESTORE_MARGIN_S
+    ) -> Restore:
+        return self._restores.wait(sh_on(self, node), node, what, margin_s)
 
     def read_file(self, node: str, path: str) -> str:
         proc = self.run(node, ["cat", "--", path])
@@ -157,30 +187,47 @@ class PodNodeAccess:
         op: hc.ComponentOp,
         node: str,
         component: str,
+        for_s: float | None,
         sig: int = signal.SIGKILL,
     ) -> None:
-        """Stopping or killing the kubelet closes the very exec stream that
-        asked for it; the request reached the host before the stream died."""
+        """Stop or kill ``component``, armed so that the host undoes it
+        (a kill only with ``for_s``: a crash is its supervisor's).
+
+        Stopping or killing the kubelet closes the very exec stream that
+        asked for it; the request reached the host before the stream
+        died.
+        """
+        socket = _socket(node)
+        script = hc.component_script(op, component, socket, sig)
+        if op == "stop" or for_s is not None:
+            undo = hc.component_script("start", component, socket)
+            plan = self._restores.plan(node, component, for_s)
+            script = self._restores.script(plan, undo, script)
         try:
-            self._component(op, node, component, sig)
+            self._fault(node, f"{op} {component}", script, for_s is not None)
         except NodeAccessError:
             if component != "kubelet":
                 raise
 
-    def _component(
-        self,
-        op: hc.ComponentOp,
-        node: str,
-        component: str,
-        sig: int = signal.SIGKILL,
-    ) -> None:
-        script = hc.component_script(
-            op, node, component, _socket(node), sig, self.max_outage_s
-        )
-        self._checked(node, f"{op} {component}", script)
+    def _fault(self, node: str, what: str, script: str, planned: bool) -> None:
+        """Run a fault's script. A planned fault's stream may die with the
+        path it cuts: the host has its plan, and its log says later
+        (``wait_restored``) whether the fault ran."""
+        timeout = PLANNED_EXEC_TIMEOUT_S if planned else DEFAULT_TIMEOUT_S
+        try:
+            self._checked(node, what, script, timeout)
+        except StreamLost:
+            if not planned:
+                raise
 
-    def _checked(self, node: str, what: str, script: str) -> str:
-        proc = self.run(node, ["sh", "-c", script])
+    def _checked(
+        self,
+        node: str,
+        what: str,
+        script: str,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> str:
+        proc = self.run(node, ["sh", "-c", script], timeout_s)
         if proc.returncode != 0:
             raise _failed(what, "", node, proc)
         return proc.stdout

@@ -18,10 +18,12 @@ __all__ = ["kill_component", "start_component", "stop_component"]
 def stop_component(
     node: str,
     component: str,
+    duration: float | None = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, str]:
-    """Stop ``component`` on ``node`` until it is started again.
+    """Stop ``component`` on ``node`` until it is started again, or for
+    ``duration`` seconds.
 
     ``node`` is a node name or a selector: ``etcd-leader``,
     ``etcd-follower``, ``scheduler-leader``, ``controller-manager-leader``,
@@ -30,6 +32,11 @@ def stop_component(
     the supervisor does not restart the component. The rollback (start
     the component) is in the fault ledger before the stop happens.
 
+    With ``duration`` the node starts the component again by itself
+    that long after the stop, even when the runner cannot reach it any
+    more (stopping the kubelet cuts ``--node-access pod``'s own path):
+    the rollback then finds it running.
+
     Returns ``{"node": ..., "component": ...}`` with the resolved node.
 
     Raises:
@@ -37,10 +44,11 @@ def stop_component(
     """
     access = _context.node_access(configuration, secrets)
     name = _select.resolve_node(node, configuration, secrets)
+    planned = f" for {duration:g}s" if duration is not None else ""
     _context.ledger(configuration).inject(
-        f"stop {component} on {name}",
+        f"stop {component} on {name}{planned}",
         kinds.start_component(access, name, component),
-        lambda: access.stop(name, component),
+        lambda: access.stop(name, component, for_s=duration),
     )
     return {"node": name, "component": component}
 

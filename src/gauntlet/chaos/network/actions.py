@@ -18,15 +18,20 @@ __all__ = ["heal_nodes", "partition_nodes"]
 def partition_nodes(
     nodes: list[str],
     from_nodes: list[str],
+    duration: float | None = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> list[str]:
-    """Drop all traffic between every node of ``nodes`` and ``from_nodes``.
+    """Drop all traffic between every node of ``nodes`` and ``from_nodes``
+    until they are healed, or for ``duration`` seconds.
 
     Both lists take node names, IP addresses (``from_nodes`` only) and the
     selectors of ``stop_component`` (``etcd-leader``,
     ``control-plane:3``...). The runner host keeps reaching the nodes
-    unless its own address is listed. Returns the partitioned node names.
+    unless its own address is listed. With ``duration`` each node heals
+    itself that long after its rules went in, even when the runner
+    cannot reach it any more (``--node-access pod`` reaches a node
+    through the control plane). Returns the partitioned node names.
 
     Raises:
         ActivityFailed: a selector matches nothing or a rule failed.
@@ -38,12 +43,13 @@ def partition_nodes(
         for p in ([from_nodes] if isinstance(from_nodes, str) else from_nodes)
     ]
     faults = _context.ledger(configuration)
+    planned = f" for {duration:g}s" if duration is not None else ""
     for name in cut:
         others = [p for p in peers if p != name]
         faults.inject(
-            f"partition {name} from {', '.join(others)}",
+            f"partition {name} from {', '.join(others)}{planned}",
             kinds.heal_partition(access, name),
-            functools.partial(access.partition, name, others),
+            functools.partial(access.partition, name, others, duration),
         )
     return cut
 

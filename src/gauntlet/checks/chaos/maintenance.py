@@ -50,6 +50,9 @@ reporting before it marks it unhealthy, so a joining node must be Ready
 by then. The lab measures about 10-20 s."""
 PIN_TIMEOUT_S = 60.0
 GONE_TIMEOUT_S = 30.0
+LEAVE_S = GONE_TIMEOUT_S + 15.0
+"""How long the worker's kubelet stays stopped: its Node is deleted and
+seen gone meanwhile; then the node starts the kubelet itself."""
 ROLE_PREFIX = "node-role.kubernetes.io/"
 
 
@@ -166,6 +169,10 @@ def check_leave_and_join(
     starts again: the node registers, turns Ready and takes a pod, while
     the workload elsewhere keeps answering.
 
+    The kubelet is stopped for ``LEAVE_S`` and its node starts it again
+    itself (the pod backend cannot reach a node without its kubelet);
+    Ready is timed from the moment the node did.
+
     Parts: Ready in time after joining (``READY_BOUND_S``), schedulable
     again, no downtime elsewhere.
 
@@ -190,14 +197,18 @@ def check_leave_and_join(
     with Watcher(core.list_node) as nodes:
         began = time.time()
         _cordon_and_drain(ctx, ledger, victim, DRAIN_TIMEOUT_S)
-        _support.inject(
+        gone = _support.outage(
             ledger,
-            f"stop kubelet on {victim} and delete its Node",
+            victim,
+            "kubelet",
+            LEAVE_S,
+            f"stop kubelet on {victim} for {LEAVE_S:g}s and delete its Node",
             kinds.start_component(access, victim, "kubelet"),
             lambda: _leave(ctx, access, victim),
         )
-        started = time.time()
-        access.start(victim, "kubelet")
+        # The node starts its kubelet again itself: the join is timed
+        # from the moment it did.
+        started = _support.outage_over(ctx, ledger, access, gone).ended_at
         ready = _support.attempt(
             functools.partial(
                 _ready_after, nodes, victim, started, register_timeout_s
@@ -320,9 +331,10 @@ def _budget_state(ctx: CheckContext) -> str:
 
 
 def _leave(ctx: CheckContext, access: NodeAccess, victim: str) -> None:
-    """Stop the kubelet, delete the Node, wait until it is gone."""
+    """Stop the kubelet for ``LEAVE_S``, delete the Node, wait until it
+    is gone."""
     core = ctx.cluster.core()
-    access.stop(victim, "kubelet")
+    access.stop(victim, "kubelet", for_s=LEAVE_S)
     core.delete_node(victim)
 
     def gone() -> bool:

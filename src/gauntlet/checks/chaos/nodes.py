@@ -2,8 +2,13 @@
 
 The node is watched through ``workers.since`` (when the API published the
 change); the pods' containers through their server processes on the host
-(``workers.servers``). PART-03 (the worker cut off) is in
-``worker_partition``.
+(``workers.servers``). Both faults cut the pod backend's own exec path
+(it runs through the kubelet), so the node is handed the kubelet's
+restart: RES-01 stops it for a planned ``KUBELET_OUTAGE_S`` and reads
+afterwards when the node started it again; RES-02's kill plans a start
+that fires only if the kubelet's own supervisor let it down, and the new
+kubelet's start time comes from the node's kernel. PART-03 (the worker
+cut off) is in ``worker_partition``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from gauntlet.cluster import workloads
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
-from gauntlet.nodes.base import NodeAccess
+from gauntlet.nodes.base import NodeAccess, sh_on
+from gauntlet.nodes.host_clock import process_starts
 from gauntlet.observe.watch import Watcher
 
 __all__ = [
+    "KUBELET_OUTAGE_S",
     "NOT_READY_BOUND_S",
     "RESTART_BOUND_S",
     "check_kubelet_crash",
@@ -37,12 +44,30 @@ RESTART_BOUND_S = 15.0
 SETTLE_S = 20.0
 """How long the node is watched after its new kubelet started."""
 PROCESS_POLL_S = 0.25
+PROCESS_TIMEOUT_S = 10.0
+WINDOW_EDGE_S = 1.0
+KUBELET_OUTAGE_S = workers.NOT_READY_TIMEOUT_S
+"""How long RES-01's kubelet stays stopped: as long as NotReady is
+awaited, so that a node slower than the bound is still seen going
+NotReady (and reported late), with the taint and a new pod inside."""
+CRASH_UNDO_S = RESTART_BOUND_S + SETTLE_S
+"""When the node starts RES-02's killed kubelet itself, should its
+supervisor not have: after the restart window and the watch."""
+PLACE_TIMEOUT_S = 60.0
+PLACE_MIN_S = 10.0
+PLACE_MARGIN_S = 5.0
+"""A new pod's placement ends this long before the kubelet is back (one
+placed after it may rightly land on the node); it is not tried with
+less than ``PLACE_MIN_S`` to go."""
 
 
 def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
     """RES-01: a worker whose kubelet stops goes NotReady, is tainted
     unreachable, gets no new pod and keeps its containers; after the
     kubelet starts again it is Ready and no pod restarted.
+
+    The kubelet stays stopped for ``KUBELET_OUTAGE_S``; the node starts
+    it again itself, and Ready is timed from the moment it did.
 
     Parts: NotReady in time, unreachable taint, new pods avoid the node,
     containers keep running, Ready again without pod restarts.
@@ -59,11 +84,8 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
     servers = workers.servers(access, worker, placed)
     with Watcher(core.list_node) as watcher:
         stopped = time.time()
-        _support.inject(
-            ledger,
-            f"stop kubelet on {worker}",
-            kinds.start_component(access, worker, "kubelet"),
-            lambda: access.stop(worker, "kubelet"),
+        down = _support.stop_for(
+            ledger, access, worker, "kubelet", KUBELET_OUTAGE_S
         )
         not_ready = _support.attempt(
             lambda: workers.since(
@@ -75,11 +97,15 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
                 watcher, worker, stopped, workers.tainted, "tainted unreachable"
             )
         )
-        new_pod_on = _support.attempt(functools.partial(_place_new_pod, ctx))
-        started = time.time()
-        # Through the pod backend this waits for the host to end the
-        # outage itself: the exec path runs through the stopped kubelet.
-        access.start(worker, "kubelet")
+        left = min(PLACE_TIMEOUT_S, down.left_s() - PLACE_MARGIN_S)
+        new_pod_on = (
+            _support.attempt(functools.partial(_place_new_pod, ctx, left))
+            if left >= PLACE_MIN_S
+            else None
+        )
+        # The node starts its kubelet again itself: through the pod
+        # backend the runner cannot reach it before.
+        started = _support.outage_over(ctx, ledger, access, down).ended_at
         ready = _support.attempt(
             lambda: workers.since(
                 watcher, worker, started, _is_ready, "Ready again"
@@ -102,6 +128,11 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
         seconds = _support.settle(tainted)
         ctx.measure("seconds to the unreachable taint", seconds, "s")
     with ctx.part("new pods avoid the node") as part:
+        if new_pod_on is None:
+            raise CheckSkipped(
+                f"{worker} went NotReady too late in the "
+                f"{KUBELET_OUTAGE_S:g}s outage to place a pod meanwhile"
+            )
         if _support.settle(new_pod_on) == worker:
             part.finding(f"a new pod was scheduled onto NotReady {worker}")
     with ctx.part("containers keep running") as part:
@@ -124,6 +155,10 @@ def check_kubelet_crash(ctx: CheckContext, ledger: FaultLedger) -> None:
     """RES-02: a SIGKILLed kubelet is back (a new process) within the
     restart delay; the node never leaves Ready and no pod restarts.
 
+    The new kubelet's start is the node kernel's record, read once the
+    node answers. Should no supervisor restart it, the node starts it
+    itself after ``CRASH_UNDO_S`` (that start never counts as a restart).
+
     Parts: a new kubelet in time, node stays Ready, no pod restarts.
 
     Raises:
@@ -144,9 +179,11 @@ def check_kubelet_crash(ctx: CheckContext, ledger: FaultLedger) -> None:
             ledger,
             f"SIGKILL kubelet on {worker}",
             kinds.start_component(access, worker, "kubelet"),
-            lambda: access.kill(worker, "kubelet", signal.SIGKILL),
+            lambda: access.kill(
+                worker, "kubelet", signal.SIGKILL, for_s=CRASH_UNDO_S
+            ),
         )
-        back = _new_kubelet(access, worker, before, RESTART_BOUND_S + SETTLE_S)
+        back = _new_kubelet(access, worker, before, killed, CRASH_UNDO_S)
         time.sleep(SETTLE_S)
         left_ready = [
             s
@@ -195,29 +232,44 @@ def _kubelet_pids(access: NodeAccess, node: str) -> set[int]:
 
 
 def _new_kubelet(
-    access: NodeAccess, node: str, old: set[int], timeout_s: float
+    access: NodeAccess,
+    node: str,
+    old: set[int],
+    killed: float,
+    window_s: float,
 ) -> float | None:
-    """Seconds until a kubelet other than ``old`` runs (None: never).
+    """Seconds from ``killed`` (``time.time()``) to the start of a
+    kubelet other than ``old`` seen within ``window_s`` (None: none).
 
     Node access may itself be down meanwhile (the pod backend execs
-    through this very kubelet): such a poll counts as "not yet".
+    through this very kubelet): such a poll counts as "not yet", and the
+    start time comes from the node's kernel, so a late look still
+    measures the restart itself.
     """
-    start = time.time()
-    while time.time() - start < timeout_s:
+    run = sh_on(access, node)
+    while time.time() - killed < window_s:
         try:
-            if _kubelet_pids(access, node) - old:
-                return time.time() - start
+            starts = process_starts(run, "kubelet", PROCESS_TIMEOUT_S)
         except (NodeAccessError, ClusterOperationFailed):
-            pass
+            starts = {}
+        # The node's own planned start comes at the window's end: a
+        # kubelet started then is not its supervisor's restart.
+        new = [
+            at - killed
+            for pid, at in starts.items()
+            if pid not in old and at - killed < window_s - WINDOW_EDGE_S
+        ]
+        if new:
+            return max(0.0, min(new))
         time.sleep(PROCESS_POLL_S)
     return None
 
 
-def _place_new_pod(ctx: CheckContext) -> str:
+def _place_new_pod(ctx: CheckContext, timeout_s: float) -> str:
     """The node a new pod is scheduled to (while a worker is NotReady).
 
     Raises:
-        GuaranteeTimeout: the pod was not scheduled within 60 s.
+        GuaranteeTimeout: the pod was not scheduled within ``timeout_s``.
     """
     core = ctx.cluster.core()
     manifest = workloads.shell_pod(
@@ -225,6 +277,6 @@ def _place_new_pod(ctx: CheckContext) -> str:
     )
     core.create_namespaced_pod(ctx.namespace, manifest)  # type: ignore[arg-type]
     placed = workloads.wait_all_scheduled(
-        core, ctx.namespace, "after-fault", 1, 60.0
+        core, ctx.namespace, "after-fault", 1, timeout_s
     )
     return next(iter(placed.values()))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from gauntlet.checks.chaos import _support, writes
 from gauntlet.checks.chaos.split_brain import check_history, etcd_agreement
 from gauntlet.checks.context import CheckContext, CheckSkipped
-from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe.history import (
@@ -77,25 +76,25 @@ def _endpoints(ctx: CheckContext, nodes: list[str]) -> dict[str, str]:
 
 
 def _partition_and_heal(
-    ledger: FaultLedger, access: NodeAccess, cut: str, others: list[str]
+    ctx: CheckContext,
+    ledger: FaultLedger,
+    access: NodeAccess,
+    cut: str,
+    others: list[str],
 ) -> tuple[float, float, float]:
     """The timeline both checks record through: warm up, cut ``cut`` off
-    from ``others``, hold, heal, let the clients see the heal.
+    from ``others`` for ``HOLD_S`` (the node heals itself: the partition
+    may cut the pod backend's own path), let the clients see the heal.
 
-    Returns ``time.monotonic()`` as the rules start going in, once they
-    are in, and when the partition ends.
+    Returns ``time.monotonic()`` as the rules start going in, and the
+    window the node recorded them in force (``_support.fault_window``).
     """
     time.sleep(WARMUP_S)
     cutting = time.monotonic()
-    begun = _support.inject(
-        ledger,
-        f"partition {cut} from {', '.join(others)}",
-        kinds.heal_partition(access, cut),
-        lambda: access.partition(cut, others),
+    outage = _support.partition_for(ledger, access, cut, others, HOLD_S)
+    begun, ended = _support.fault_window(
+        _support.outage_over(ctx, ledger, access, outage)
     )
-    time.sleep(HOLD_S)
-    ended = time.monotonic()
-    access.heal(cut)
     time.sleep(AFTER_HEAL_S)
     return cutting, begun, ended
 
@@ -131,7 +130,9 @@ def check_minority_loses_writes(
         pause_s=0.1,
         split_reads=True,
     ) as recorder:
-        cutting, begun, ended = _partition_and_heal(ledger, access, cut, others)
+        cutting, begun, ended = _partition_and_heal(
+            ctx, ledger, access, cut, others
+        )
     writes.delete_probes(ctx, recorder)
     _support.restore(ledger)
     ops = recorder.ops
@@ -271,7 +272,7 @@ def check_no_split_brain(
         timeout_s=HISTORY_TIMEOUT_S,
         pause_s=0.05,
     ) as recorder:
-        _, begun, ended = _partition_and_heal(ledger, access, cut, others)
+        _, begun, ended = _partition_and_heal(ctx, ledger, access, cut, others)
     _support.restore(ledger)
     _support.wait_control_plane_healthy(ctx, members)
     recorder.final_reads()
