@@ -1,21 +1,15 @@
 """Host scripts of the pod backend: syntax, rules, and a live netns run."""
 
-import inspect
-import json
 import os
 import shlex
 import shutil
-import socket
 import subprocess
-import sys
-import threading
 import uuid
 
 import pytest
 from host_fakes import remove_host_files
 
 from gauntlet.nodes import host_commands as hc
-from gauntlet.nodes import supervisor_wire
 from gauntlet.nodes.helper_pods import pod_name
 from gauntlet.nodes.parse import parse_ps, parse_ss
 from gauntlet.nodes.restores import PlannedRestores, cancel_script
@@ -28,19 +22,18 @@ def sh_syntax_ok(script):
 
 
 @pytest.mark.parametrize("op", ["stop", "start", "kill"])
-def test_component_scripts_are_valid_shell(op):
-    script = hc.component_script(op, "kube-apiserver", "/x y/s.sock")
+def test_component_scripts_are_valid_shell_and_know_no_lab(op):
+    script = hc.component_script(op, "kube-apiserver")
     assert sh_syntax_ok(script)
-    assert "'/x y/s.sock'" in script
+    assert "systemctl cat kube-apiserver.service" in script
+    assert "supervisor" not in script and "kube-gauntlet/lab" not in script
 
 
 def test_stop_is_armed_with_the_dead_mans_switch_and_start_cancels_it():
     restores = PlannedRestores(deadman_s=90)
     plan = restores.plan("w1", "kubelet", None)
-    undo = hc.component_script("start", "kubelet", "/s")
-    stop = restores.script(
-        plan, undo, hc.component_script("stop", "kubelet", "/s")
-    )
+    undo = hc.component_script("start", "kubelet")
+    stop = restores.script(plan, undo, hc.component_script("stop", "kubelet"))
     switch = "/tmp/kube-gauntlet-undo-w1-kubelet"
     assert sh_syntax_ok(stop)
     assert f"> {switch}\n" in stop and " deadman 90\n" in stop
@@ -110,52 +103,6 @@ def test_partition_heal_and_dead_mans_switch_in_a_private_netns():
     # chain + 3 hooks + 2 rules, idempotent, healed; then healed by the
     # host itself when nobody heals within the dead man's time
     assert done.stdout.split() == ["6", "6", "0", "6", "0"]
-
-
-def test_supervisor_call_sends_one_json_request():
-    argv = hc.lab_supervisor_call("/s.sock", "kill", name="etcd", signal=9)
-    assert argv[:2] == ["python3", "-c"]
-    assert argv[2] == inspect.getsource(supervisor_wire)
-    assert argv[3:] == [
-        "/s.sock",
-        '{"op": "kill", "name": "etcd", "signal": 9}',
-    ]
-
-
-def answer_once(path, reply):
-    """A one-shot supervisor stand-in; returns the request it got."""
-    got = []
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen()
-
-    def serve():
-        conn, _ = server.accept()
-        with conn, server:
-            got.append(json.loads(conn.makefile().readline()))
-            conn.sendall(json.dumps(reply).encode() + b"\n")
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return thread, got
-
-
-@pytest.mark.parametrize("ok, code", [(True, 0), (False, 1)])
-def test_the_supervisor_call_runs_on_a_bare_python(tmp_path, ok, code):
-    sock = tmp_path / "s.sock"
-    thread, got = answer_once(sock, {"ok": ok, "error": "x"})
-    argv = hc.lab_supervisor_call(str(sock), "stop", name="kubelet")
-    # -I -S: no site-packages, so no gauntlet; only the stdlib, as on a host
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", *argv[1:]],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    thread.join(10)
-    assert got == [{"op": "stop", "name": "kubelet"}]
-    assert done.returncode == code, done.stderr
-    assert json.loads(done.stdout) == {"ok": ok, "error": "x"}
 
 
 def test_pod_names_are_valid_and_bounded():

@@ -12,6 +12,7 @@ from host_fakes import FakeSupervisor, live
 
 from gauntlet.errors import LabError
 from gauntlet.lab.access import LabNodeAccess
+from gauntlet.lab.systemctl_shim import shim_binds
 from gauntlet.nodes.types import PARTITION
 
 
@@ -35,8 +36,12 @@ class FakeLab:
 
 @pytest.fixture
 def lab_node(host, tmp_path):
-    """(access, supervisor, node name) on the stand-in node."""
+    """(access, supervisor, node name) on the stand-in node, which offers
+    the lab node's systemctl (bound in its own mount namespace)."""
     supervisor = FakeSupervisor(tmp_path / "supervisor.sock")
+    ((target, source),) = shim_binds(tmp_path, supervisor.path).items()
+    bind = ["nsenter", "-t", str(host.pid), "-m", "--", "mount", "--bind"]
+    subprocess.run([*bind, source, target], check=True)
     yield LabNodeAccess(FakeLab(host.pid, supervisor.path)), supervisor
     supervisor.close()
 

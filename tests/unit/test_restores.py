@@ -52,7 +52,7 @@ def test_a_planned_fault_arms_the_plan_and_the_dead_man_before_it_runs():
 
 def test_the_watchers_undo_is_valid_shell_for_components_and_partitions():
     for undo in (
-        hc.component_script("start", "kube-apiserver", "/s"),
+        hc.component_script("start", "kube-apiserver"),
         hc.heal_script(),
     ):
         assert sh_syntax_ok(rs._watcher("w1", "x", undo))
@@ -288,30 +288,3 @@ def test_a_node_that_never_answers_is_an_error_naming_it(host):
     assert message.startswith(f"kubelet on node {node}: not undone")
     assert "dead man's switch undoes it 600s after" in message
     assert "gauntlet recover" in message
-
-
-def test_a_component_the_supervisor_does_not_run_falls_through(tmp_path):
-    """A kubeadm-built lab node: the supervisor runs the kubelet, static
-    pods the control plane; the supervisor is asked only for what it
-    runs."""
-    from test_host_commands import answer_once
-
-    sock = tmp_path / "s.sock"
-    for component, expected in (("kubelet", "yes"), ("etcd", "no")):
-        if sock.exists():
-            sock.unlink()
-        thread, _ = answer_once(
-            sock, {"ok": True, "components": [{"name": "kubelet"}]}
-        )
-        cond = hc._supervises(str(sock), component)
-        done = subprocess.run(
-            ["sh", "-c", f"if {cond}; then echo yes; else echo no; fi"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        thread.join(10)
-        assert done.stdout.strip() == expected, done.stderr
-    assert "exec systemctl stop etcd.service" in hc.component_script(
-        "stop", "etcd", str(sock)
-    )

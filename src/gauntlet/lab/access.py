@@ -223,12 +223,11 @@ class LabNodeAccess:
         sig: int = signal.SIGKILL,
     ) -> None:
         """Stop or kill through the host script, armed to start again."""
-        socket = str(self.lab.paths.node(node).socket)
         plan = self._restores.plan(node, component, for_s)
         script = self._restores.script(
             plan,
-            hc.component_script("start", component, socket),
-            hc.component_script(op, component, socket, sig),
+            hc.component_script("start", component),  # the node's systemctl
+            hc.component_script(op, component, sig),
         )
         self._script(node, f"{op} {component}", script)
 

@@ -61,20 +61,20 @@ def _kill(args: list[str], units: list[str]) -> int:
 
 
 def _about(verb: str, comp: dict[str, Any]) -> int:
-    running = comp["state"] == "running"
+    running = comp.get("state") == "running"
     state = "active" if running else "inactive"
     if verb == "cat":
         print(f"# {comp['name']}.service (kube-gauntlet lab node supervisor)")
-        print("[Service]\nExecStart=" + " ".join(comp["argv"]))
+        print("[Service]\nExecStart=" + " ".join(comp.get("argv") or []))
         return 0
     if verb == "is-active":
         print(state)
     elif verb == "status":
         print(f"* {comp['name']}.service")
-        print(f"   Active: {state} ({comp['state']})")
-        print(f" Main PID: {comp['pid']}")
+        print(f"   Active: {state} ({comp.get('state')})")
+        print(f" Main PID: {comp.get('pid')}")
     elif verb == "show":
-        print(f"MainPID={comp['pid'] or 0}\nActiveState={state}")
+        print(f"MainPID={comp.get('pid') or 0}\nActiveState={state}")
         return 0
     else:
         print(f"systemctl {verb}: not offered by a lab node", file=sys.stderr)
@@ -96,7 +96,7 @@ def systemctl(args: list[str]) -> int:
         return _kill(args, units)
     if verb == "list-units":
         for comp in _call("status").get("components", []):
-            print(f"{comp['name']}.service {comp['state']}")
+            print(f"{comp['name']}.service {comp.get('state')}")
         return 0
     if not units:
         print(f"systemctl {verb}: which unit?", file=sys.stderr)

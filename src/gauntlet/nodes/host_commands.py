@@ -3,8 +3,8 @@
 Pure string builders, kept apart from the Kubernetes plumbing so that
 they can be read and unit-tested on their own. The iptables rules are the
 lab's: its network module partitions with the same chain
-(``PARTITION_CHAIN``, defined here) and the same hooks. Requests to a lab
-node's supervisor run ``supervisor_wire``'s own source on the host.
+(``PARTITION_CHAIN``, defined here) and the same hooks. Nothing here
+knows the lab: its nodes offer ``systemctl`` like any host.
 
 These are the faults and their undos only; a fault that may cut the
 path of the next exec is wrapped by ``restores`` so that the host undoes
@@ -13,15 +13,10 @@ it itself.
 
 from __future__ import annotations
 
-import functools
-import inspect
-import json
 import shlex
 import signal
 from collections.abc import Sequence
-from typing import Any, Literal
-
-from gauntlet.nodes import supervisor_wire
+from typing import Literal
 
 __all__ = [
     "NSENTER",
@@ -29,10 +24,8 @@ __all__ = [
     "argv_script",
     "component_script",
     "heal_script",
-    "lab_supervisor_call",
     "on_host",
     "partition_script",
-    "set_argv_script",
 ]
 
 NSENTER = ["nsenter", "-t", "1", "-m", "-u", "-n", "-i", "-p", "--"]
@@ -52,59 +45,35 @@ def on_host(argv: Sequence[str]) -> list[str]:
     return [*NSENTER, *argv]
 
 
-def lab_supervisor_call(socket_path: str, op: str, **fields: Any) -> list[str]:
-    """Host argv for one request to a lab node's supervisor socket.
-
-    The reply JSON is printed on stdout; exit 1 when it is refused.
-    """
-    request = json.dumps({"op": op, **fields})
-    return ["python3", "-c", _wire_source(), socket_path, request]
-
-
-@functools.cache
-def _wire_source() -> str:
-    """``supervisor_wire`` as a script: the host has no gauntlet installed."""
-    return inspect.getsource(supervisor_wire)
-
-
 def component_script(
-    op: ComponentOp,
-    component: str,
-    socket_path: str,
-    sig: int = signal.SIGKILL,
+    op: ComponentOp, component: str, sig: int = signal.SIGKILL
 ) -> str:
     """Stop, start or signal ``component``, however this host runs it.
 
-    Tried in order: the lab supervisor (its socket exists and it runs the
-    component), a systemd unit, a static pod manifest (parked outside the
-    manifest directory to stop it); ``kill`` without either signals the
-    processes by name. A kubeadm-built lab node has the supervisor for
-    its kubelet and static pods for its control plane.
+    Tried in order: a systemd unit (``systemctl``; a lab node offers one
+    for what its supervisor runs), a static pod manifest (parked outside
+    the manifest directory to stop it); ``kill`` without a unit signals
+    the processes by name.
     """
     comp = shlex.quote(component)
-    fields: dict[str, Any] = {"name": component}
-    if op == "kill":
-        fields["signal"] = int(sig)
-    supervisor = shlex.join(lab_supervisor_call(socket_path, op, **fields))
-    lines = [
-        "set -u",
-        f"if {_supervises(socket_path, component)}; then exec {supervisor}; fi",
-    ]
+    unit = (
+        "command -v systemctl >/dev/null 2>&1 && "
+        f"systemctl cat {comp}.service >/dev/null 2>&1"
+    )
+    lines = ["set -u"]
     if op == "kill":
         name = shlex.quote(component[:COMM_LEN])
         signame = signal.Signals(sig).name.removeprefix("SIG")
         lines += [
+            f"if {unit}; then exec systemctl kill -s {signame} "
+            f"{comp}.service; fi",
             f"pids=$(pgrep -x {name}) || "
             f"{{ echo 'no process named '{name} >&2; exit 3; }}",
             f"exec kill -s {signame} $pids",
         ]
         return "\n".join(lines) + "\n"
     verb = "stop" if op == "stop" else "start"
-    lines += [
-        "if command -v systemctl >/dev/null 2>&1 && "
-        f"systemctl cat {comp}.service >/dev/null 2>&1; then "
-        f"exec systemctl {verb} {comp}.service; fi",
-    ]
+    lines.append(f"if {unit}; then exec systemctl {verb} {comp}.service; fi")
     manifest = f"{MANIFESTS}/{comp}.yaml"
     parked = f"{PARKED}/{comp}.yaml"
     if op == "stop":
@@ -118,58 +87,18 @@ def component_script(
             f"if [ -f {manifest} ]; then exit 0; fi",
         ]
     lines.append(
-        f"echo 'no lab supervisor, systemd unit or static pod manifest for '"
-        f"{comp} >&2; exit 3"
+        f"echo 'no systemd unit or static pod manifest for '{comp} >&2; exit 3"
     )
     return "\n".join(lines) + "\n"
 
 
-def _supervises(socket_path: str, component: str) -> str:
-    """A sh condition: this host's lab supervisor runs ``component``."""
-    status = shlex.join(lab_supervisor_call(socket_path, "status"))
-    test = (
-        "import json,sys\n"
-        "names = [c['name'] for c in json.load(sys.stdin)['components']]\n"
-        f"sys.exit(0 if {component!r} in names else 1)\n"
-    )
-    return (
-        f"[ -S {shlex.quote(socket_path)} ] && "
-        f"{status} 2>/dev/null | python3 -c {shlex.quote(test)}"
-    )
-
-
-def argv_script(component: str, socket_path: str) -> str:
-    """Print the component's argv, one argument per line."""
-    status = shlex.join(lab_supervisor_call(socket_path, "status"))
-    pick = (
-        "import json,sys\n"
-        "for c in json.load(sys.stdin)['components']:\n"
-        f"    if c['name'] == {component!r}:\n"
-        "        print('\\n'.join(c['argv'])); break\n"
-        "else:\n"
-        f"    sys.exit('no component {component} in the supervisor')\n"
-    )
+def argv_script(component: str) -> str:
+    """Print the component's argv (its oldest process), one per line."""
     name = shlex.quote(component[:COMM_LEN])
     return (
-        f"if {_supervises(socket_path, component)}; then "
-        f"{status} | python3 -c {shlex.quote(pick)}; exit $?; fi\n"
         f"pid=$(pgrep -xo {name}) || "
         f"{{ echo 'no process named '{name} >&2; exit 3; }}\n"
         "tr '\\0' '\\n' < /proc/$pid/cmdline\n"
-    )
-
-
-def set_argv_script(component: str, argv: list[str], socket_path: str) -> str:
-    """Replace a component's argv; only the lab supervisor can do this."""
-    sock = shlex.quote(socket_path)
-    call = lab_supervisor_call(
-        socket_path, "set_argv", name=component, argv=argv
-    )
-    return (
-        f"[ -S {sock} ] || {{ echo 'changing the flags of '"
-        f"{shlex.quote(component)}' needs the lab supervisor; this node "
-        "has none' >&2; exit 3; }\n"
-        f"exec {shlex.join(call)}\n"
     )
 
 

@@ -23,7 +23,6 @@ from kubernetes.client.exceptions import ApiException
 from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.nodes import host_commands as hc
-from gauntlet.nodes import supervisor_wire
 from gauntlet.nodes.base import DEFAULT_TIMEOUT_S, sh_on
 from gauntlet.nodes.exec_stream import StreamLost
 from gauntlet.nodes.helper_pods import HelperPods
@@ -96,7 +95,7 @@ class PodNodeAccess:
 
     def start(self, node: str, component: str) -> None:
         script = cancel_script(node, component) + hc.component_script(
-            "start", component, _socket(node)
+            "start", component
         )
         self._when_reachable(
             node, lambda: self._checked(node, f"start {component}", script)
@@ -112,13 +111,16 @@ class PodNodeAccess:
         self._cutting_own_path("kill", node, component, for_s, sig)
 
     def argv(self, node: str, component: str) -> list[str]:
-        script = hc.argv_script(component, _socket(node))
+        script = hc.argv_script(component)
         out = self._checked(node, f"reading the argv of {component}", script)
         return [line for line in out.splitlines() if line]
 
     def set_argv(self, node: str, component: str, argv: list[str]) -> None:
-        script = hc.set_argv_script(component, argv, _socket(node))
-        self._checked(node, f"setting the argv of {component}", script)
+        raise NodeAccessError(
+            f"changing the flags of {component} on {node} is not done "
+            "through helper pods: they stop, start, signal and cut off, but "
+            "edit no host's configuration"
+        )
 
     def partition(
         self, node: str, peers: list[str], for_s: float | None = None
@@ -197,10 +199,9 @@ class PodNodeAccess:
         asked for it; the request reached the host before the stream
         died.
         """
-        socket = _socket(node)
-        script = hc.component_script(op, component, socket, sig)
+        script = hc.component_script(op, component, sig)
         if op == "stop" or for_s is not None:
-            undo = hc.component_script("start", component, socket)
+            undo = hc.component_script("start", component)
             plan = self._restores.plan(node, component, for_s)
             script = self._restores.script(plan, undo, script)
         try:
@@ -248,11 +249,6 @@ class PodNodeAccess:
             if address.type == "InternalIP":
                 return str(address.address)
         raise NodeAccessError(f"node {peer} reports no InternalIP to cut off")
-
-
-def _socket(node: str) -> str:
-    """Where a lab node's supervisor listens, if this host runs the lab."""
-    return str(supervisor_wire.node_socket(node))
 
 
 def _failed(
