@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's own tests, in the order that keeps one lab alive longest:
 # unit (no cluster), lab (boots a 3+2 lab), end-to-end CLI runs and
-# sabotages (on that lab), then the lifecycle tests (which tear it down).
+# sabotages (on that lab), then the lifecycle tests (which tear it down),
+# then the cluster shapes (a kubeadm lab, then a managed lab, met by
+# kubeconfig; the last one leaves no lab).
 # A lab test that cannot run fails; nothing is silently skipped.
 #
 # `scripts/test.sh` (make test, CI) leaves out the tests marked
@@ -18,7 +20,7 @@ if [ "${1:-}" = "--all" ]; then
   select=()
   shift
 fi
-suites=(tests/unit tests/lab tests/e2e tests/sabotage tests/lifecycle)
+suites=(tests/unit tests/lab tests/e2e tests/sabotage tests/lifecycle tests/shapes)
 present=()
 for s in "${suites[@]}"; do [ -d "$s" ] && present+=("$s"); done
 trap '.venv/bin/gauntlet lab down >/dev/null 2>&1 || true' EXIT

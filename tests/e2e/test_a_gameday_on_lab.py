@@ -5,6 +5,8 @@ test_cli_on_lab.py shows the lab healthy right after the gameday.
 
 from __future__ import annotations
 
+import pytest
+
 from e2e_cli import gauntlet, summary_of
 
 MUST_PASS = {
@@ -64,6 +66,7 @@ path: a kubelet stopped or killed, an etcd member or API server down, a
 node cut off."""
 
 
+@pytest.mark.full_matrix  # CI runs these on the kubeadm lab (tests/shapes)
 def test_pod_backend_runs_the_path_cutting_guarantees_like_a_kubeadm_user(
     lab,
 ):

@@ -122,10 +122,15 @@ def _status(lab: LabCluster, as_json: bool) -> int:
         )
     etcd = _etcd_members(lab)
     if as_json:
-        print(json.dumps({"nodes": report, "etcd": etcd}, indent=2))
+        out = {"flavor": topo.flavor, "nodes": report, "etcd": etcd}
+        print(json.dumps(out, indent=2))
         return 0
+    print(f"{topo.flavor} lab")
+    members = {n.name for n in topo.kubelet_nodes}
     for entry in report:
         flag = "Ready" if entry["ready"] else "NotReady"
+        if entry["node"] not in members:
+            flag = "no Node object (outside the cluster)"
         print(
             f"{entry['node']:<5} {entry['role']:<13} {entry['ip']:<12} "
             f"{flag}"
@@ -157,7 +162,8 @@ def _etcd_members(lab: LabCluster) -> list[dict[str, Any]]:
     if topo is None:
         return [{"error": "no lab is up"}]
     try:
-        cluster = api_client(ClusterTarget(lab.paths.kubeconfig, LAB_NAME))
+        context = LAB_NAME if topo.flavor == "services" else None
+        cluster = api_client(ClusterTarget(lab.paths.kubeconfig, context))
         try:
             etcd = EtcdClient(
                 cluster, _cluster_topology(topo), LabNodeAccess(lab)
