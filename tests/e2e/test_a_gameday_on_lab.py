@@ -6,7 +6,6 @@ test_cli_on_lab.py shows the lab healthy right after the gameday.
 from __future__ import annotations
 
 import pytest
-
 from e2e_cli import gauntlet, summary_of
 
 MUST_PASS = {

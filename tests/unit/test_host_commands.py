@@ -21,7 +21,7 @@ def sh_syntax_ok(script):
     )
 
 
-@pytest.mark.parametrize("op", ["stop", "start", "kill"])
+@pytest.mark.parametrize("op", ["stop", "start", "kill", "halt"])
 def test_component_scripts_are_valid_shell_and_know_no_lab(op):
     script = hc.component_script(op, "kube-apiserver")
     assert sh_syntax_ok(script)
@@ -123,3 +123,17 @@ def test_ps_and_ss_output_parse():
     )
     assert conns[0].local_port == 2379
     assert (conns[0].process, conns[0].pid) == ("etcd", 42)
+
+
+def test_host_commands_run_the_hosts_tools_not_the_helpers_applets():
+    """A busybox nsenter prefers its own applets for bare names; a path
+    is exec'd as given, and the host's env finds the host's ps."""
+    argv = hc.on_host(["ps", "-ww", "-eo", "pid="])
+    after = argv[argv.index("--") + 1 :]
+    assert after[0] == "/usr/bin/env"
+    assert after[1].startswith("PATH=") and after[2:] == [
+        "ps",
+        "-ww",
+        "-eo",
+        "pid=",
+    ]

@@ -92,14 +92,22 @@ class LabNodeAccess:
         raise LabError(f"no component {name} on node {node}")
 
     def stop(
-        self, node: str, component: str, for_s: float | None = None
+        self,
+        node: str,
+        component: str,
+        for_s: float | None = None,
+        now: bool = False,
     ) -> None:
         """Stop a component until ``start`` (an outage, not a crash), or
-        until the node starts it again ``for_s`` seconds later."""
+        until the node starts it again ``for_s`` seconds later; ``now``:
+        SIGKILL it first."""
         if for_s is None:
+            if now:
+                self._call(node, "kill", name=component, signal=9)
             self._call(node, "stop", name=component)
         else:
-            self._planned_component("stop", node, component, for_s)
+            op: hc.ComponentOp = "halt" if now else "stop"
+            self._planned_component(op, node, component, for_s)
 
     def start(self, node: str, component: str) -> None:
         self._cancel(node, component)

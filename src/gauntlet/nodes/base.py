@@ -60,10 +60,16 @@ class NodeAccess(Protocol):
         ...
 
     def stop(
-        self, node: str, component: str, for_s: float | None = None
+        self,
+        node: str,
+        component: str,
+        for_s: float | None = None,
+        now: bool = False,
     ) -> None:
         """Stop a component (an outage, not a crash) until ``start``, or
-        until the node starts it again itself ``for_s`` seconds later."""
+        until the node starts it again itself ``for_s`` seconds later;
+        ``now``: SIGKILL it first, in the same request, so the outage
+        begins at once (no graceful drain)."""
         ...
 
     def start(self, node: str, component: str) -> None:

@@ -19,7 +19,7 @@ from websocket import WebSocketException
 
 from gauntlet.errors import NodeAccessError
 
-__all__ = ["StreamLost", "collect", "open_exec"]
+__all__ = ["OpenLost", "StreamLost", "collect", "open_exec"]
 
 _STDOUT, _STDERR, _ERROR = 1, 2, 3
 
@@ -28,6 +28,13 @@ class StreamLost(NodeAccessError):
     """The command started on the node but its end was never seen (the
     stream broke, timed out or ended without an exit code): it may have
     run in part or in full."""
+
+
+class OpenLost(NodeAccessError):
+    """The connection broke while the stream was being opened (no HTTP
+    status: a transport error). Usually nothing ran; but when the command
+    stops the very API server the exec passes through, it ran and took
+    the handshake's answer down with it."""
 
 
 def open_exec(
@@ -42,7 +49,8 @@ def open_exec(
         return opener(pod, argv)
     except (ApiException, WebSocketException) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
-        raise NodeAccessError(
+        lost = isinstance(exc, ApiException) and not exc.status
+        raise (OpenLost if lost else NodeAccessError)(
             f"exec in pod {pod} failed: {reason}; is the node's "
             "kubelet reachable?"
         ) from exc

@@ -37,12 +37,25 @@ _IPT = "iptables -w 5"
 PARTITION_CHAIN = "KG-PARTITION"
 """The iptables chain holding a node's partition rules (lab and hosts)."""
 
-ComponentOp = Literal["stop", "start", "kill"]
+ComponentOp = Literal["stop", "start", "kill", "halt"]
+"""``halt``: SIGKILL, then stop: an outage that begins at once (a
+graceful stop of kube-apiserver drains for up to 15 s)."""
+
+
+HOST_ENV = [
+    "/usr/bin/env",
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+]
+"""How a command is started on the host: by the host's own ``env`` with
+the host's PATH. A busybox ``nsenter`` (the helper image's) runs its own
+applet for any bare name it can (``sh``, ``ps``, ``kill``...) even after
+entering the host; a path is exec'd as it is, and ``env`` then finds the
+host's tools."""
 
 
 def on_host(argv: Sequence[str]) -> list[str]:
-    """``argv`` in every namespace of the host's PID 1."""
-    return [*NSENTER, *argv]
+    """``argv`` in every namespace of the host's PID 1, run by its tools."""
+    return [*NSENTER, *HOST_ENV, *argv]
 
 
 def component_script(
@@ -55,6 +68,10 @@ def component_script(
     the manifest directory to stop it); ``kill`` without a unit signals
     the processes by name.
     """
+    if op == "halt":
+        kill = component_script("kill", component, signal.SIGKILL)
+        stop = component_script("stop", component)
+        return f"(\n{kill}) >/dev/null 2>&1 || true\n{stop}"
     comp = shlex.quote(component)
     unit = (
         "command -v systemctl >/dev/null 2>&1 && "

@@ -24,7 +24,7 @@ from gauntlet.cluster.client import Cluster
 from gauntlet.errors import ClusterOperationFailed, NodeAccessError
 from gauntlet.nodes import host_commands as hc
 from gauntlet.nodes.base import DEFAULT_TIMEOUT_S, sh_on
-from gauntlet.nodes.exec_stream import StreamLost
+from gauntlet.nodes.exec_stream import OpenLost, StreamLost
 from gauntlet.nodes.helper_pods import HelperPods
 from gauntlet.nodes.parse import PS_ARGV, SS_ARGV, parse_ps, parse_ss
 from gauntlet.nodes.restores import (
@@ -89,9 +89,14 @@ class PodNodeAccess:
         return self._pods.exec(node, hc.on_host(argv), timeout_s)
 
     def stop(
-        self, node: str, component: str, for_s: float | None = None
+        self,
+        node: str,
+        component: str,
+        for_s: float | None = None,
+        now: bool = False,
     ) -> None:
-        self._cutting_own_path("stop", node, component, for_s)
+        op: hc.ComponentOp = "halt" if now else "stop"
+        self._cutting_own_path(op, node, component, for_s)
 
     def start(self, node: str, component: str) -> None:
         script = cancel_script(node, component) + hc.component_script(
@@ -200,7 +205,7 @@ class PodNodeAccess:
         died.
         """
         script = hc.component_script(op, component, sig)
-        if op == "stop" or for_s is not None:
+        if op in ("stop", "halt") or for_s is not None:
             undo = hc.component_script("start", component)
             plan = self._restores.plan(node, component, for_s)
             script = self._restores.script(plan, undo, script)
@@ -217,7 +222,7 @@ class PodNodeAccess:
         timeout = PLANNED_EXEC_TIMEOUT_S if planned else DEFAULT_TIMEOUT_S
         try:
             self._checked(node, what, script, timeout)
-        except StreamLost:
+        except (StreamLost, OpenLost):
             if not planned:
                 raise
 

@@ -18,7 +18,6 @@ violation is reported with the others.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,8 +103,7 @@ def stop_now(
     A graceful stop of kube-apiserver drains for up to 15 s, and the lab's
     node supervisor answers no other request meanwhile.
     """
-    access.kill(node, component, signal.SIGKILL, for_s=for_s)
-    access.stop(node, component, for_s=for_s)
+    access.stop(node, component, for_s=for_s, now=True)
 
 
 @dataclass(frozen=True)

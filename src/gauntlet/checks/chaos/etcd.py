@@ -152,7 +152,9 @@ def check_leader_loss(
             lambda: access.kill(leader, "etcd", signal.SIGKILL),
         )
         elected = _support.attempt(
-            functools.partial(_wait_new_leader, etcd, old.member_id, others)
+            functools.partial(
+                _wait_new_leader, etcd, old.member_id, others, old.raft_term
+            )
         )
         time.sleep(AFTER_ELECTION_S)
     stats = writes.write_stats(recorder.ops, killed - 1.0)
@@ -290,9 +292,12 @@ def check_quorum_loss(
 
 
 def _wait_new_leader(
-    etcd: EtcdClient, old_id: str, endpoints: list[str]
+    etcd: EtcdClient, old_id: str, endpoints: list[str], old_term: int = 0
 ) -> float:
-    """Monotonic time the surviving members first agree on a new leader.
+    """Monotonic time the surviving members first agree on a leader
+    elected after the kill: another member, or the killed one again at a
+    later raft term (restarted at once, as a kubelet restarts a static
+    pod, it may win the election it caused).
 
     etcd has no watch for leadership: its status is polled every 200 ms.
 
@@ -312,7 +317,10 @@ def _wait_new_leader(
             f"{m.endpoint} follows {m.leader_id}" for m in alive
         )
         leaders = {m.leader_id for m in alive}
-        if alive and len(leaders) == 1 and leaders - {"0", old_id}:
+        if not alive or len(leaders) != 1 or leaders == {"0"}:
+            return None
+        later = old_term and min(m.raft_term for m in alive) > old_term
+        if leaders != {old_id} or later:
             return time.monotonic()
         return None
 
