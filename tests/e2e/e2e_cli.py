@@ -13,15 +13,21 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def gauntlet(
-    *args: str, timeout: float = 900, env: dict[str, str] | None = None
+    *args: str,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+    inherit: bool = True,
 ) -> subprocess.CompletedProcess:
+    """``gauntlet ARGS``; ``env`` added to this process's environment, or
+    with ``inherit=False`` the whole environment."""
+    base = dict(os.environ) if inherit else {}
     return subprocess.run(
         [GAUNTLET, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=PROJECT,
-        env={**os.environ, **(env or {})},
+        env={**base, **(env or {})},
     )
 
 

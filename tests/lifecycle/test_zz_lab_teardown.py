@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
+from leftovers import assert_nothing_left
 
-from gauntlet.lab import cleanup, network, node, sh
+from gauntlet.lab import node
 from gauntlet.lab.cluster import LabCluster
-from gauntlet.lab.topology import BRIDGE
 
 pytestmark = pytest.mark.lab_only
 
@@ -42,14 +41,4 @@ def _wait_gone(lab: LabCluster, name: str, timeout_s: float = 15.0) -> None:
 def test_down_leaves_nothing_behind_and_is_idempotent(lab: LabCluster):
     assert lab.down() == []
     assert lab.down() == []
-    assert network.lab_netns() == []
-    assert cleanup.lab_processes() == []
-    assert cleanup.lab_cgroups() == []
-    assert cleanup.lab_mounts(lab.paths) == []
-    links = sh.run(["ip", "-o", "link", "show"]).stdout
-    assert BRIDGE not in links and "kgv-" not in links
-    assert network.GUARD_COMMENT not in sh.run(["iptables", "-S"]).stdout
-    assert "unreachable 10.25" not in sh.run(["ip", "route"]).stdout
-    assert not lab.paths.root.exists()
-    for path in ("/var/lib/kubelet", "/var/lib/etcd", "/etc/kubernetes"):
-        assert not Path(path).exists() or any(Path(path).iterdir()), path
+    assert_nothing_left(lab)

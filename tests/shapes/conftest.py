@@ -35,6 +35,7 @@ from gauntlet.runid import new_run_id
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "sabotage"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "lifecycle"))
 
 SHAPES = {"kubeadm": (3, 2), "managed": (3, 2)}
 

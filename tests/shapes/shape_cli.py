@@ -6,7 +6,7 @@ import os
 import subprocess
 from typing import Any
 
-from e2e_cli import GAUNTLET, PROJECT, summary_of
+from e2e_cli import gauntlet, summary_of
 
 
 def user_env() -> dict[str, str]:
@@ -22,14 +22,7 @@ def run_as_user(
     *args: str, timeout: float = 900
 ) -> subprocess.CompletedProcess:
     """``gauntlet ARGS`` with none of our variables set."""
-    return subprocess.run(
-        [GAUNTLET, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT,
-        env=user_env(),
-    )
+    return gauntlet(*args, timeout=timeout, env=user_env(), inherit=False)
 
 
 def results(proc: subprocess.CompletedProcess) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 from etcd_sabotage import add_unstarted_member, fresh_check
 from kubernetes import client
 from static_pods import park, set_flags
-from test_arch_02_sabotage import BINDING, RBAC_GROUP
+from test_arch_02_sabotage import bind_anonymous_cluster_admin
 from test_arch_04_sabotage import application_namespace, wait_pod_gone
 
 from gauntlet.checks.arch.etcd_access import check_only_apiserver_talks_to_etcd
@@ -51,21 +51,7 @@ def test_etcd_accepting_certless_clients_is_named(
 def test_anonymous_cluster_admin_is_named_per_api_server(
     shaped_cluster, shaped_check, restore
 ):
-    rbac = shaped_cluster.rbac()
-    rbac.create_cluster_role_binding(
-        client.V1ClusterRoleBinding(
-            metadata=client.V1ObjectMeta(name=BINDING),
-            role_ref=client.V1RoleRef(
-                api_group=RBAC_GROUP, kind="ClusterRole", name="cluster-admin"
-            ),
-            subjects=[
-                client.RbacV1Subject(
-                    api_group=RBAC_GROUP, kind="User", name="system:anonymous"
-                )
-            ],
-        )
-    )
-    restore.callback(rbac.delete_cluster_role_binding, BINDING)
+    bind_anonymous_cluster_admin(shaped_cluster, shaped_check, restore)
 
     with pytest.raises(GuaranteeViolated) as caught:
         check_api_server_is_the_front_door(fresh_check(shaped_check))

@@ -8,13 +8,10 @@ Last of the shapes (scripts/test.sh orders it): it tears the lab down.
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from leftovers import assert_nothing_left
 from shape_cli import results, run_as_user
 
 from gauntlet.cluster.discovery import NOT_VISIBLE
-from gauntlet.lab import cleanup, network, sh
-from gauntlet.lab.topology import BRIDGE
 
 FLAVOR = "managed"
 CONTROL_PLANE_ONLY = {"ARCH-04", "ARCH-11", "ARCH-13"}
@@ -58,13 +55,4 @@ def test_the_gate_checks_the_workers_and_names_what_it_cannot_see(kubeconfig):
 
 def test_down_leaves_nothing_behind(shaped_lab):
     assert shaped_lab.down() == []
-    assert network.lab_netns() == []
-    assert cleanup.lab_processes() == []
-    assert cleanup.lab_cgroups() == []
-    assert cleanup.lab_mounts(shaped_lab.paths) == []
-    links = sh.run(["ip", "-o", "link", "show"]).stdout
-    assert BRIDGE not in links and "kgv-" not in links
-    assert not shaped_lab.paths.root.exists()
-    assert not Path("/etc/kubernetes/manifests").exists() or not any(
-        Path("/etc/kubernetes/manifests").iterdir()
-    )
+    assert_nothing_left(shaped_lab)
