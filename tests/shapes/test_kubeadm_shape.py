@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from leftovers import assert_nothing_left
 from shape_cli import results, run_as_user
 
 from gauntlet.cluster.discovery import MIRROR_ANNOTATION
@@ -81,3 +82,9 @@ def test_the_gameday_node_faults_pass_through_the_pod_backend(
     assert set(verdicts) == set(wanted), verdicts
     assert proc.returncode == 0, verdicts
     assert set(verdicts.values()) == {"pass"}, verdicts
+
+
+def test_down_leaves_nothing_behind(shaped_lab):
+    """Static pods, kubeadm's files and its containers go with the nodes."""
+    assert shaped_lab.down() == []
+    assert_nothing_left(shaped_lab)
