@@ -30,6 +30,7 @@ __all__ = [
 WRITE_PERIOD_S = 0.1
 FOLLOWER_DOWN_S = 10.0
 CATCH_UP_TIMEOUT_S = 60.0
+REJOIN_TIMEOUT_S = 180.0
 ELECTION_BOUND_S = 5.0
 """Election timeout (1 s default) with pre-vote and margin."""
 OUTAGE_BOUND_S = 10.0
@@ -336,12 +337,35 @@ def _wait_new_leader(
 
 
 def _catch_up(etcd: EtcdClient, members: int, node: str) -> float:
-    """Seconds until ``members`` members hash the same at one revision.
+    """Seconds until ``members`` members hash the same at one revision,
+    counted from when all of them answer again.
+
+    The restarted member first has to run: on a kubeadm control plane
+    the kubelet restarts its etcd static pod late, as it talks to its own
+    API server, which stalls with that etcd down; that is the kubelet's
+    time, not etcd's catch-up, so it is awaited (``REJOIN_TIMEOUT_S``)
+    before the catch-up clock starts.
 
     Raises:
-        GuaranteeTimeout: not within ``CATCH_UP_TIMEOUT_S``, with the
-            revisions and hashes last seen.
+        GuaranteeTimeout: a member not answering within
+            ``REJOIN_TIMEOUT_S``, or not caught up within
+            ``CATCH_UP_TIMEOUT_S``, with the revisions and hashes last
+            seen.
     """
+
+    def answering() -> bool:
+        try:
+            return len(etcd.statuses()) >= members
+        except GauntletError:  # a member still starting: retried
+            return False
+
+    progress.wait_until(
+        f"etcd on {node} answering again",
+        answering,
+        REJOIN_TIMEOUT_S,
+        1.0,
+        quiet=True,
+    )
     start = time.monotonic()
     last = ["no member answered"]
 
