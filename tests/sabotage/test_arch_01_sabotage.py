@@ -11,6 +11,7 @@ from gauntlet.checks.arch.etcd_access import check_only_apiserver_talks_to_etcd
 from gauntlet.errors import GuaranteeViolated
 
 
+@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
 def test_etcd_without_client_cert_auth_is_reported(
     etcd, faults, lab_check, restore
 ):

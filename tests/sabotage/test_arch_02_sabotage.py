@@ -55,6 +55,7 @@ def bind_anonymous_cluster_admin(cluster, lab_check, restore):
     wait_anonymous_answered(cluster, _servers(lab_check), {200})
 
 
+@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
 def test_anonymous_cluster_admin_is_reported(cluster, lab_check, restore):
     bind_anonymous_cluster_admin(cluster, lab_check, restore)
 

@@ -19,6 +19,7 @@ from gauntlet.errors import GuaranteeViolated
 MASTERS = ("cp1", "cp2", "cp3")
 
 
+@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
 def test_even_membership_with_an_unstarted_member_is_reported(
     etcd, faults, lab_check, restore
 ):
