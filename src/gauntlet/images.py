@@ -135,9 +135,7 @@ def workload_image(environ: Mapping[str, str] | None = None) -> str:
     Raises:
         UsageError: ``$KUBE_GAUNTLET_IMAGE_REPO`` is not a valid repo.
     """
-    env = os.environ if environ is None else environ
-    chosen = env.get(WORKLOAD_IMAGE_ENV) or WORKLOAD_IMAGE
-    return with_repo(chosen, _repo(env))
+    return _chosen(WORKLOAD_IMAGE_ENV, WORKLOAD_IMAGE, environ)
 
 
 def node_helper_image(environ: Mapping[str, str] | None = None) -> str:
@@ -146,9 +144,15 @@ def node_helper_image(environ: Mapping[str, str] | None = None) -> str:
     Raises:
         UsageError: ``$KUBE_GAUNTLET_IMAGE_REPO`` is not a valid repo.
     """
+    return _chosen(NODE_IMAGE_ENV, BUSYBOX_IMAGE, environ)
+
+
+def _chosen(
+    variable: str, default: str, environ: Mapping[str, str] | None
+) -> str:
+    """The image a variable names, else the default; under the mirror."""
     env = os.environ if environ is None else environ
-    chosen = env.get(NODE_IMAGE_ENV) or BUSYBOX_IMAGE
-    return with_repo(chosen, _repo(env))
+    return with_repo(env.get(variable) or default, _repo(env))
 
 
 def run_images(
