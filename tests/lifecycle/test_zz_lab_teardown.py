@@ -38,7 +38,11 @@ def _wait_gone(lab: LabCluster, name: str, timeout_s: float = 15.0) -> None:
         time.sleep(0.1)
 
 
-def test_down_leaves_nothing_behind_and_is_idempotent(lab: LabCluster):
+def test_down_leaves_nothing_behind_and_is_idempotent(lab: LabCluster, ledger):
+    # What this test session made on the lab (its probe namespace, its
+    # ledger's mirror) goes while the lab is up: the shapes that follow
+    # replace the lab, and a cleanup at session end would find none.
+    assert ledger.rollback_all(objects=True) == []
     assert lab.down() == []
     assert lab.down() == []
     assert_nothing_left(lab)
