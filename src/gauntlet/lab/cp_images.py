@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from gauntlet.errors import LabError
-from gauntlet.lab.images import archive_name
+from gauntlet.lab.images import cached_archive
 from gauntlet.lab.oci import ImageFile, build_oci_image
 
 IPTABLES_MULTI = Path("/usr/sbin/xtables-nft-multi")
@@ -37,8 +37,8 @@ def build_binary_image(
     cache_dir: Path, name: str, binaries: list[Path], extra: list[ImageFile]
 ) -> Path:
     """``name`` holding ``binaries`` in /usr/local/bin, built once."""
-    out = cache_dir / archive_name(name)
-    if out.exists():
+    out, built = cached_archive(cache_dir, name)
+    if built:
         return out
     files = [ImageFile(f"usr/local/bin/{b.name}", source=b) for b in binaries]
     files += [ImageFile("tmp", mode=0o1777), *extra]

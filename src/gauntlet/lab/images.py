@@ -31,6 +31,7 @@ __all__ = [
     "AGNHOST_APPLETS",
     "BUSYBOX_APPLETS",
     "archive_name",
+    "cached_archive",
     "build_agnhost_image",
     "build_busybox_image",
     "build_coredns_image",
@@ -176,6 +177,13 @@ def archive_name(image: str) -> str:
     """``<repo-basename>-<tag>.tar`` for a reference."""
     repo = image.rsplit("/", 1)[-1].rsplit(":", 1)[0]
     return f"{repo}-{tag_of(image)}.tar"
+
+
+def cached_archive(cache_dir: Path, image: str) -> tuple[Path, bool]:
+    """Where the cache keeps ``image``'s archive, and whether an earlier
+    build left one there that holds it by that name."""
+    out = _cache_path(cache_dir, image)
+    return out, _holds(out, image)
 
 
 def _cache_path(cache_dir: Path, image: str) -> Path:
