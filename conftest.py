@@ -394,6 +394,13 @@ def check(
     yield ctx
 
 
+@pytest.fixture
+def say_now(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Progress lines shown as they happen, past pytest's capture (for
+    checks that run for many minutes)."""
+    return lambda line: _say_now(pytestconfig, line)
+
+
 def _say_now(config: pytest.Config, line: str) -> None:
     """One line on the terminal now, past pytest's output capture."""
     capture = config.pluginmanager.getplugin("capturemanager")

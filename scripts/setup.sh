@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 
 say() { echo "[setup] $*" >&2; }
 
+# netcat-openbsd, bind9-dnsutils and curl: the lab's e2e images carry
+# them, as upstream's alpine and Debian based images do.
 debs=(runc containernetworking-plugins iptables iproute2 conntrack socat
-      busybox-static procps psmisc util-linux gcc libc6-dev)
+      busybox-static procps psmisc util-linux gcc libc6-dev
+      netcat-openbsd bind9-dnsutils curl)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

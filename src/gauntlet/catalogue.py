@@ -27,8 +27,14 @@ __all__ = [
     "parse_catalogue",
 ]
 
-Profile = Literal["gate", "gameday", "preupgrade", "load"]
-PROFILE_NAMES: tuple[Profile, ...] = ("gate", "gameday", "preupgrade", "load")
+Profile = Literal["gate", "gameday", "preupgrade", "load", "conformance"]
+PROFILE_NAMES: tuple[Profile, ...] = (
+    "gate",
+    "gameday",
+    "preupgrade",
+    "load",
+    "conformance",
+)
 """The run profiles a catalogue section may name; ``gauntlet.profiles``
 says what each one runs."""
 

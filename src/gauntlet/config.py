@@ -180,6 +180,13 @@ INTERNAL_ENV: Mapping[str, str] = {
     "KUBE_GAUNTLET_IN_CLUSTER": "the target: set inside a pod",
     "KUBE_GAUNTLET_LAB": "the target is the lab: set by gauntlet run",
     "KUBE_GAUNTLET_RUN_ID": "one run's id: made by gauntlet run",
+    "KUBE_GAUNTLET_CONFORMANCE_MODE": "the conformance mode: set by gauntlet "
+    "run from --mode, which also decides whether the run needs the "
+    "destructive opt-in (certified)",
+    "KUBE_GAUNTLET_CONFORMANCE_PROCS": "ginkgo processes: set by gauntlet "
+    "run from --procs",
+    "KUBE_GAUNTLET_CONFORMANCE_NO_PULL": "the cluster pulls nothing: set by "
+    "gauntlet run from --no-pull, or for the lab",
     "KUBE_GAUNTLET_ALLOW_DESTRUCTIVE": "the destructive opt-in: only "
     "--allow-destructive, after its checks, may set it",
     "KUBE_GAUNTLET_PROJECT": "where the checkout is: needed to find this "

@@ -51,6 +51,11 @@ class CredentialsRefused(RunStopped):
     credentials are wrong or too weak, not the cluster broken."""
 
 
+class BuildError(GauntletError):
+    """A Go program could not be built from its published module (no Go
+    toolchain, the module proxy refused, the compiler failed)."""
+
+
 class LabError(GauntletError):
     """The lab cluster could not be built, booted or torn down."""
 

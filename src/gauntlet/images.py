@@ -24,6 +24,7 @@ __all__ = [
     "BUSYBOX_IMAGE",
     "COREDNS_IMAGE",
     "E2E_REGISTRY",
+    "GLIBC_DNS_IMAGE",
     "IMAGE_REPO_ENV",
     "NODE_IMAGE_ENV",
     "PAUSE_IMAGE",
@@ -48,6 +49,9 @@ AGNHOST_IMAGE = f"{E2E_REGISTRY}/agnhost:{AGNHOST_VERSION}"
 it has sh, nc and nslookup for clients (the lab's: busybox applets)."""
 BUSYBOX_IMAGE = f"{E2E_REGISTRY}/busybox:{BUSYBOX_VERSION}"
 """Busybox applets: sh, sleep and nsenter are what node helpers need."""
+GLIBC_DNS_IMAGE = f"{E2E_REGISTRY}/glibc-dns-testing:2.1.1"
+"""The DNS conformance specs' glibc resolver client (``dig``, ``getent``);
+the lab builds it so that they run there."""
 PAUSE_IMAGE = f"{UPSTREAM_REGISTRY}/pause:3.10.2"
 """kubeadm's sandbox image; the lab's containerd is pinned to it."""
 COREDNS_IMAGE = f"{UPSTREAM_REGISTRY}/coredns/coredns:v1.14.6"

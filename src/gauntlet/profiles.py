@@ -60,6 +60,14 @@ PROFILES: dict[str, ProfileSpec] = {
             "",
             destructive=True,
         ),
+        ProfileSpec(
+            "conformance",
+            "the upstream [Conformance] specs of the cluster's version "
+            "(--mode quick|non-disruptive|certified)",
+            ("suites/conformance",),
+            "not disruptive",
+            destructive=False,
+        ),
     )
 }
 

@@ -1,4 +1,4 @@
-"""Where the project lives: suites, pytest.ini and reports.
+"""Where the project lives: suites, pytest.ini, reports and the cache.
 
 The suites are the product but not part of the installed package, so
 commands find the checkout: ``$KUBE_GAUNTLET_PROJECT``, else the nearest
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gauntlet.errors import UsageError
 
-__all__ = ["project_root", "reports_root"]
+__all__ = ["cache_root", "project_root", "reports_root"]
 
 
 def project_root() -> Path:
@@ -51,3 +51,12 @@ def reports_root() -> Path:
 
 def _is_project(path: Path) -> bool:
     return (path / "suites").is_dir() and (path / "pytest.ini").is_file()
+
+
+def cache_root() -> Path:
+    """Where builds and tools are cached: ``$KUBE_GAUNTLET_CACHE``, else
+    ``~/.cache/kube-gauntlet`` (kept across runs, never committed)."""
+    configured = os.environ.get("KUBE_GAUNTLET_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "kube-gauntlet"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gauntlet.lab import build
-from gauntlet.lab.build import STAMP, GoBuild, install, is_built
+from gauntlet.gobuild import build
+from gauntlet.gobuild.build import STAMP, GoBuild, install, is_built
+from gauntlet.lab.build import kubernetes_build
 
 
 @pytest.fixture
@@ -28,12 +29,12 @@ def small(packages=("example.com/a/cmd/one",), ldflags="-s -w") -> GoBuild:
 
 
 def test_kubernetes_build_has_agnhost_and_kubeadm():
-    packages = build.kubernetes_build().packages
+    packages = kubernetes_build().packages
     assert "k8s.io/kubernetes/test/images/agnhost" in packages
     assert "k8s.io/kubernetes/cmd/kubeadm" in packages
     for cmd in ("kube-apiserver", "kubelet", "kubectl", "kube-proxy"):
         assert f"k8s.io/kubernetes/cmd/{cmd}" in packages
-    assert "-X main.Version=2.66.1" in build.kubernetes_build().ldflags
+    assert "-X main.Version=2.66.1" in kubernetes_build().ldflags
 
 
 def test_stamp_names_version_packages_and_flags():

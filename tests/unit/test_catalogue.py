@@ -19,6 +19,7 @@ DOCS_COPY = Path(__file__).resolve().parents[2] / "docs" / "guarantees.md"
         ("PART", 4, "gameday"),
         ("LOAD", 3, "load"),
         ("UPG", 6, "preupgrade"),
+        ("CONF", 1, "conformance"),
     ],
 )
 def test_each_area_has_its_guarantees_and_profile(area, count, profile):
@@ -31,10 +32,10 @@ def test_each_area_has_its_guarantees_and_profile(area, count, profile):
 
 def test_catalogue_iterates_in_document_order():
     catalogue = load_catalogue()
-    assert len(catalogue) == 39
+    assert len(catalogue) == 40
     assert [g.id for g in catalogue] == list(catalogue.ids)
     assert catalogue.ids[0] == "ARCH-01"
-    assert catalogue.ids[-1] == "UPG-06"
+    assert catalogue.ids[-1] == "CONF-01"
     assert {g.profile for g in catalogue} == set(PROFILE_NAMES)
 
 

@@ -13,6 +13,7 @@ from gauntlet.errors import UsageError
 from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
+    GLIBC_DNS_IMAGE,
     COREDNS_IMAGE,
     IMAGE_REPO_ENV,
     NODE_IMAGE_ENV,
@@ -70,6 +71,7 @@ def test_pins_are_the_pinned_releases_e2e_and_kubeadm_images():
     e2e = e2e_images(MANIFEST_GO.read_text())
     assert AGNHOST_IMAGE == e2e["Agnhost"]
     assert BUSYBOX_IMAGE == e2e["BusyBox"]
+    assert GLIBC_DNS_IMAGE == e2e["GlibcDnsTesting"]
     assert PAUSE_IMAGE == e2e["Pause"]
     constants = KUBEADM_CONSTANTS.read_text()
     defaults = "\n".join(

@@ -14,6 +14,7 @@ from gauntlet.cli.main import main
 from gauntlet.cli.run_cmd import requested_image_repo
 from gauntlet.errors import UsageError
 from gauntlet.exit_codes import EXIT_OK, EXIT_USAGE
+from gauntlet.gobuild import build
 from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
@@ -21,7 +22,6 @@ from gauntlet.images import (
     NODE_IMAGE_ENV,
     WORKLOAD_IMAGE_ENV,
 )
-from gauntlet.lab import build
 
 BUSYBOX = Path("/bin/busybox")
 MIRROR = "mirror.example.com:5000/k8s"

@@ -129,10 +129,11 @@ def _uses(repo: str | None) -> tuple[ImageUse, ...]:
 
 def _builders() -> dict[str, Builder]:
     """The lab's builders, by the upstream name each makes."""
+    from gauntlet.gobuild import build as gobuild
     from gauntlet.lab import build, images
 
     def agnhost(directory: Path, name: str) -> Path:
-        bin_dir = build.ensure_built(build.kubernetes_build())
+        bin_dir = gobuild.ensure_built(build.kubernetes_build())
         return images.build_agnhost_image(
             directory, bin_dir / "agnhost", name=name
         )

@@ -15,6 +15,11 @@ from pathlib import Path
 
 from gauntlet import progress
 from gauntlet.backends import KINDS
+from gauntlet.cli.conformance_args import (
+    add_conformance_arguments,
+    conformance_environment,
+    conformance_profile,
+)
 from gauntlet.cli.images_cmd import add_image_repo_argument
 from gauntlet.cli.lab_target import DEFAULT_SHAPE, boot_or_reuse_lab
 from gauntlet.cli.pytest_runner import (
@@ -117,11 +122,12 @@ def add_parser(
     add_image_repo_argument(
         run_p, f"${IMAGE_REPO_ENV}, else the --config file's images.repo"
     )
+    add_conformance_arguments(run_p)
     run_p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    profile = get_profile(args.profile)
+    profile = conformance_profile(get_profile(args.profile), args)
     settings = load_profile(args.config) if args.config else {}
     image_repo = requested_image_repo(args.image_repo, settings, os.environ)
     target = resolve_target(args)
@@ -163,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
     env = {
         **_from_profile(args.config, settings),
         **_environment(target, run_id, node_access),
+        **conformance_environment(args, profile, target.lab),
     }
     if image_repo:
         env[IMAGE_REPO_ENV] = image_repo

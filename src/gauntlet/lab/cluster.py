@@ -23,6 +23,7 @@ from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
     COREDNS_IMAGE,
+    GLIBC_DNS_IMAGE,
     PAUSE_IMAGE,
 )
 from gauntlet.lab import addons, build, cleanup, kubeadm, network, node, pki
@@ -43,7 +44,13 @@ from gauntlet.wellknown import APISERVER_PORT
 
 BOOT_TIMEOUT_S = 300.0
 MANAGED_NAME = "managed-cluster"
-LAB_IMAGES = (PAUSE_IMAGE, COREDNS_IMAGE, AGNHOST_IMAGE, BUSYBOX_IMAGE)
+LAB_IMAGES = (
+    PAUSE_IMAGE,
+    COREDNS_IMAGE,
+    AGNHOST_IMAGE,
+    BUSYBOX_IMAGE,
+    GLIBC_DNS_IMAGE,
+)
 """What every node imports at boot, recorded in the lab's manifest."""
 
 

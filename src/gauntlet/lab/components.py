@@ -95,7 +95,10 @@ def control_plane_components(
     sched_conf = kubeconfig_path("scheduler")
     return [
         component("etcd", etcd_argv(bins, node, topology)),
-        component("kube-apiserver", apiserver_argv(bins, node)),
+        component(
+            "kube-apiserver",
+            apiserver_argv(bins, node, topology.flavor == "managed"),
+        ),
         component(
             "kube-controller-manager", controller_manager_argv(bins, cm_conf)
         ),
@@ -164,7 +167,13 @@ def etcd_argv(bins: Binaries, node: LabNode, topology: Topology) -> list[str]:
     ]
 
 
-def apiserver_argv(bins: Binaries, node: LabNode) -> list[str]:
+def apiserver_argv(
+    bins: Binaries, node: LabNode, endpoint_routing: bool = False
+) -> list[str]:
+    """``endpoint_routing``: a control plane without kube-proxy (managed)
+    calls webhooks and aggregated APIs at their endpoints, not their
+    ClusterIP, as managed offerings do."""
+    routing = ["--enable-aggregator-routing=true"] if endpoint_routing else []
     return [
         bins.k8s("kube-apiserver"),
         f"--advertise-address={node.ip}",
@@ -188,6 +197,7 @@ def apiserver_argv(bins: Binaries, node: LabNode) -> list[str]:
         "--enable-admission-plugins=NodeRestriction",
         "--allow-privileged=true",
         "--profiling=false",
+        *routing,
         "--v=1",
     ]
 

@@ -11,11 +11,10 @@ leave the host, and gzip would cost more time than the copy.
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 from gauntlet.errors import LabError
+from gauntlet.lab.host_tools import shared_libraries
 from gauntlet.lab.images import cached_archive
 from gauntlet.lab.oci import ImageFile, build_oci_image
 
@@ -30,7 +29,6 @@ IPTABLES_NAMES = (
     "ip6tables-restore",
 )
 _PATH = "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
 
 
 def build_binary_image(
@@ -72,18 +70,3 @@ def iptables_files() -> list[ImageFile]:
         if Path(conf).exists():
             files.append(ImageFile(conf.lstrip("/"), source=Path(conf)))
     return files
-
-
-def shared_libraries(binary: Path) -> list[str]:
-    """The paths ``ldd`` resolves for ``binary`` (loader included)."""
-    proc = subprocess.run(
-        ["ldd", str(binary)], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise LabError(f"ldd {binary} failed: {proc.stderr.strip()}")
-    found = []
-    for line in proc.stdout.splitlines():
-        m = _LDD_LINE.search(line)
-        if m:
-            found.append(m.group(1))
-    return found

@@ -23,8 +23,10 @@ from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
     COREDNS_IMAGE,
+    GLIBC_DNS_IMAGE,
     PAUSE_IMAGE,
 )
+from gauntlet.lab.host_tools import host_program_files
 from gauntlet.lab.oci import ImageFile, build_oci_image, image_name, tag_of
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "build_agnhost_image",
     "build_busybox_image",
     "build_coredns_image",
+    "build_glibc_dns_image",
     "build_pause_image",
 ]
 
@@ -66,6 +69,27 @@ AGNHOST_APPLETS = (
 upstream agnhost (alpine) has all of them. Debian's static busybox
 ``wget`` crashes on name lookups (glibc NSS in a static binary), so HTTP
 clients are ``nc`` snippets, never ``wget``."""
+AGNHOST_PROGRAMS = {
+    "usr/bin/nc": Path("/bin/nc.openbsd"),
+    "usr/bin/curl": Path("/usr/bin/curl"),
+    "usr/bin/dig": Path("/usr/bin/dig"),
+    "usr/bin/getent": Path("/usr/bin/getent"),
+}
+"""Upstream agnhost's alpine adds netcat-openbsd, curl and bind-tools,
+and conformance specs call them (``nc -v -t -w 2``, ``dig +search``);
+busybox's ``nc`` lacks those flags, so the host's builds come in."""
+GLIBC_DNS_PROGRAMS = {
+    "usr/bin/dig": Path("/usr/bin/dig"),
+    "usr/bin/getent": Path("/usr/bin/getent"),
+}
+"""Upstream's glibc-dns-testing is Debian with dnsutils: the DNS specs'
+glibc resolver client, next to agnhost's musl one."""
+PROGRAM_PACKAGES = {
+    "usr/bin/nc": "netcat-openbsd",
+    "usr/bin/curl": "curl",
+    "usr/bin/dig": "bind9-dnsutils",
+    "usr/bin/getent": "libc-bin",
+}
 BUSYBOX_APPLETS = ("sh", "sleep", "nsenter")
 """What node helper pods run: ``nsenter -t 1`` into the host."""
 _ALPINE_PATH = (
@@ -100,7 +124,7 @@ def build_agnhost_image(
 ) -> Path:
     """The e2e agnhost image: ``/agnhost`` (its entrypoint, as upstream)
     built from the pinned release, plus busybox applets where upstream's
-    alpine has sh, nc and nslookup."""
+    alpine has a shell and coreutils, and the host's nc, curl and dig."""
     out = _cache_path(cache_dir, name)
     if _holds(out, name):
         return out
@@ -110,6 +134,7 @@ def build_agnhost_image(
         ImageFile("agnhost-2", symlink="agnhost"),
         ImageFile("uploads", mode=0o755),
         *_busybox_files(busybox, AGNHOST_APPLETS),
+        *host_program_files(AGNHOST_PROGRAMS, PROGRAM_PACKAGES),
     ]
     return build_oci_image(
         name,
@@ -157,6 +182,21 @@ def _busybox_files(busybox: Path, required: Sequence[str]) -> list[ImageFile]:
         for a in applets
         if a != "busybox"
     ]
+
+
+def build_glibc_dns_image(
+    cache_dir: Path, busybox: Path = _BUSYBOX, name: str = GLIBC_DNS_IMAGE
+) -> Path:
+    """The e2e glibc-dns-testing image: a shell, ``dig`` and glibc's
+    ``getent`` (the DNS conformance specs' glibc querier)."""
+    out = _cache_path(cache_dir, name)
+    if _holds(out, name):
+        return out
+    files = [
+        *_busybox_files(busybox, AGNHOST_APPLETS),
+        *host_program_files(GLIBC_DNS_PROGRAMS, PROGRAM_PACKAGES),
+    ]
+    return build_oci_image(name, files, out, cmd=["sh"], env=(_ALPINE_PATH,))
 
 
 def build_coredns_image(cache_dir: Path, coredns_binary: Path) -> Path:

@@ -1,9 +1,13 @@
 """The lab's network: a host bridge, one netns per node, and no way out.
 
-Nodes get a veth on the bridge ``kglab0`` and routes to each other's pod
-ranges; none gets a default route, nothing is NATed to the outside and the
-host drops anything that would leave the bridge. Service and pod ranges are
-unreachable from the host so that a mistaken host-side probe cannot leak.
+Nodes get a veth on the bridge ``kglab0``, routes to each other's pod
+ranges and a route for the Service range towards the host, as a real node
+has its default route: the node's kube-proxy rewrites ClusterIPs before
+that route is used, so the API server reaches webhooks behind Services.
+None gets a default route, nothing is NATed to the outside and the host
+drops anything that would leave the bridge. Service and pod ranges are
+unreachable on the host itself, so what reaches it there is refused at
+once and a mistaken host-side probe cannot leak.
 """
 
 from __future__ import annotations
@@ -110,6 +114,7 @@ def create_node_network(node: LabNode, topology: Topology) -> None:
     for peer in topology.nodes:
         if peer.name != node.name:
             sh.run([*ip_ns, "route", "replace", peer.pod_cidr, "via", peer.ip])
+    sh.run([*ip_ns, "route", "replace", SERVICE_CIDR, "via", BRIDGE_IP])
     for key, value in (
         ("net.ipv4.ip_forward", "1"),
         ("net.ipv4.conf.all.route_localnet", "1"),

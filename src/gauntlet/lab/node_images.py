@@ -10,21 +10,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from gauntlet import progress
+from gauntlet.gobuild.build import ensure_built
 from gauntlet.lab import build, cp_images, images
 from gauntlet.lab.kubeadm_config import images as kubeadm_images
-from gauntlet.lab.paths import cache_root
 from gauntlet.lab.topology import LabNode, Topology
 from gauntlet.lab.versions import Release
+from gauntlet.project import cache_root
+
+IMAGES_REVISION = 2
+"""Bumped when a lab image gains files under the same name (2: agnhost
+with nc, curl and dig): archives cached by an older revision are then
+rebuilt, since an archive's image name alone cannot tell."""
 
 
 def node_images(
     release: Release, topology: Topology, coredns_dir: Path
 ) -> dict[str, list[Path]]:
     """Node name -> the archives its bootstrap imports."""
-    cache = cache_root() / "images"
+    cache = cache_root() / "images" / f"r{IMAGES_REVISION}"
     # agnhost always from the pinned release, whose tag its image carries,
     # whatever release the lab runs.
-    agnhost_dir = build.ensure_built(build.kubernetes_build())
+    agnhost_dir = ensure_built(build.kubernetes_build())
     with progress.step("Building images"):
         pause_c = (
             build.kubernetes_source(release)
@@ -37,6 +43,7 @@ def node_images(
             images.build_pause_image(cache, pause_c),
             images.build_agnhost_image(cache, agnhost_dir / "agnhost"),
             images.build_busybox_image(cache),
+            images.build_glibc_dns_image(cache),
             images.build_coredns_image(cache, coredns_dir / "coredns"),
         ]
         control: list[Path] = []

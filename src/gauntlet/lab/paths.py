@@ -9,7 +9,6 @@ root, node directories and socket name are defined once, in
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +19,7 @@ from gauntlet.nodes.supervisor_wire import (
     state_root,
 )
 
-__all__ = ["LabPaths", "NodePaths", "cache_root", "state_root"]
-
-
-def cache_root() -> Path:
-    """The build cache: ``$KUBE_GAUNTLET_CACHE`` or ~/.cache/kube-gauntlet."""
-    env = os.environ.get("KUBE_GAUNTLET_CACHE")
-    if env:
-        return Path(env)
-    return Path.home() / ".cache" / "kube-gauntlet"
+__all__ = ["LabPaths", "NodePaths", "state_root"]
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,6 @@ class Release:
     def minor(self) -> int:
         return int(self.kubernetes.split(".")[1])
 
-    @property
-    def staging(self) -> str:
-        """Version of the published staging modules (k8s.io/api, ...)."""
-        _, minor, patch = self.kubernetes.lstrip("v").split(".")
-        return f"v0.{minor}.{patch}"
-
 
 CURRENT = Release(
     kubernetes="v1.37.2",

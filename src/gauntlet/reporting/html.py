@@ -9,7 +9,6 @@ an exception that could cost a run its results.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,7 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-__all__ = ["ALLURE_VERSION", "allure_home", "cache_root", "generate_html"]
+from gauntlet.project import cache_root
+
+__all__ = ["ALLURE_VERSION", "allure_home", "generate_html"]
 
 ALLURE_VERSION = "3.18.0"
 """Pinned exactly: report layout and CLI options change between releases."""
@@ -30,14 +31,6 @@ _ANALYTICS = re.compile(
     r"</script>\s*<script>\s*window\.dataLayer.*?</script>",
     re.DOTALL,
 )
-
-
-def cache_root() -> Path:
-    """``$KUBE_GAUNTLET_CACHE``, else ``~/.cache/kube-gauntlet``."""
-    configured = os.environ.get("KUBE_GAUNTLET_CACHE")
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "kube-gauntlet"
 
 
 def allure_home() -> Path:

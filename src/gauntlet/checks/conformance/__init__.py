@@ -1,0 +1,1 @@
+"""The check for CONF-01 (conformance profile)."""
