@@ -56,6 +56,11 @@ class BuildError(GauntletError):
     toolchain, the module proxy refused, the compiler failed)."""
 
 
+class ToolFailed(GauntletError):
+    """A program a check runs (ginkgo, the e2e binary) failed before it
+    could give a verdict: an error, never a pass or a skip."""
+
+
 class LabError(GauntletError):
     """The lab cluster could not be built, booted or torn down."""
 

@@ -9,6 +9,7 @@ from ginkgo's succinct output: one ``•`` per spec that ran, and a
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import signal
@@ -23,7 +24,7 @@ from gauntlet import progress
 from gauntlet.conformance.binary import E2eTools
 from gauntlet.conformance.modes import Selection, go_literal
 from gauntlet.conformance.specs import Spec, read_report
-from gauntlet.errors import Unobservable
+from gauntlet.errors import ToolFailed
 
 __all__ = [
     "Progress",
@@ -65,7 +66,7 @@ class RunRequest:
         argv = [
             str(self.tools.ginkgo),
             "--no-color",
-            f"--procs={max(1, self.procs)}",
+            f"--procs={1 if dry_run else max(1, self.procs)}",
             f"--timeout={int(self.timeout_s)}s",
             f"--output-dir={self.out_dir}",
             f"--json-report={REPORT_JSON}",
@@ -101,24 +102,32 @@ class RunRequest:
 
 @dataclass
 class Progress:
-    """Counted from ginkgo's output while it runs."""
+    """Counted from ginkgo's output while it runs.
+
+    Ginkgo prints one ``•`` per spec that ran, on one long line with the
+    ``S`` of skipped specs, so output is fed as it arrives, not by line;
+    a failed spec's ``• [FAILED]`` header line is followed by its name.
+    """
 
     total: int
     done: int = 0
     failed: list[str] = field(default_factory=list)
+    _partial: str = ""
     _expect_name: bool = False
 
-    def feed(self, line: str) -> None:
-        """Count one line of ginkgo's succinct output."""
-        if self._expect_name:
-            self.failed.append(line.strip())
-            self._expect_name = False
-            return
-        if _FAILED.match(line):
-            self.done += 1
-            self._expect_name = True
-            return
-        self.done += line.count("•")
+    def feed(self, chunk: str) -> list[str]:
+        """Count a piece of output; return specs newly seen failing."""
+        self.done += chunk.count("•")
+        *lines, self._partial = (self._partial + chunk).split("\n")
+        new = []
+        for line in lines:
+            if self._expect_name:
+                new.append(line.strip())
+                self._expect_name = False
+            elif _FAILED.match(line):
+                self._expect_name = True
+        self.failed += new
+        return new
 
     def line(self, elapsed_s: float) -> str:
         return (
@@ -142,7 +151,7 @@ def list_specs(request: RunRequest) -> list[Spec]:
     the cluster).
 
     Raises:
-        Unobservable: the dry run failed (its output's tail says why).
+        ToolFailed: the dry run failed (its output's tail says why).
     """
     request.out_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
@@ -155,7 +164,7 @@ def list_specs(request: RunRequest) -> list[Spec]:
     report = request.out_dir / REPORT_JSON
     if done.returncode != 0:
         tail = (done.stdout + done.stderr).strip().splitlines()[-8:]
-        raise Unobservable(
+        raise ToolFailed(
             f"listing the specs (ginkgo --dry-run) failed with exit "
             f"{done.returncode}: " + " | ".join(tail)
         )
@@ -197,19 +206,18 @@ def run_specs(
             request.ginkgo_argv(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
             env=_env(request),
         )
         ticker.start()
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         try:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                out.write(line)
-                before = len(counted.failed)
-                counted.feed(line)
-                if len(counted.failed) > before:
-                    say(f"conformance: FAILED {counted.failed[-1]}")
+            while chunk := os.read(proc.stdout.fileno(), 65536):
+                text = decoder.decode(chunk)
+                out.write(text)
+                out.flush()
+                for name in counted.feed(text):
+                    say(f"conformance: FAILED {name}")
             code = proc.wait()
         except BaseException as exc:
             say("conformance: stopping; ginkgo cleans up its namespaces")

@@ -70,14 +70,17 @@ upstream agnhost (alpine) has all of them. Debian's static busybox
 ``wget`` crashes on name lookups (glibc NSS in a static binary), so HTTP
 clients are ``nc`` snippets, never ``wget``."""
 AGNHOST_PROGRAMS = {
+    "bin/bash": Path("/bin/bash"),
     "usr/bin/nc": Path("/bin/nc.openbsd"),
     "usr/bin/curl": Path("/usr/bin/curl"),
     "usr/bin/dig": Path("/usr/bin/dig"),
     "usr/bin/getent": Path("/usr/bin/getent"),
 }
-"""Upstream agnhost's alpine adds netcat-openbsd, curl and bind-tools,
-and conformance specs call them (``nc -v -t -w 2``, ``dig +search``);
-busybox's ``nc`` lacks those flags, so the host's builds come in."""
+"""Upstream agnhost's alpine adds netcat-openbsd, curl, bind-tools and
+bash, and conformance specs call them (``nc -v -t -w 2``, ``dig
++search``); busybox's ``nc`` lacks those flags, so the host's builds come
+in. ``/bin/sh`` is bash: Debian's static busybox shell runs its own
+applets before anything on PATH, which would hide them."""
 GLIBC_DNS_PROGRAMS = {
     "usr/bin/dig": Path("/usr/bin/dig"),
     "usr/bin/getent": Path("/usr/bin/getent"),
@@ -85,6 +88,7 @@ GLIBC_DNS_PROGRAMS = {
 """Upstream's glibc-dns-testing is Debian with dnsutils: the DNS specs'
 glibc resolver client, next to agnhost's musl one."""
 PROGRAM_PACKAGES = {
+    "bin/bash": "bash",
     "usr/bin/nc": "netcat-openbsd",
     "usr/bin/curl": "curl",
     "usr/bin/dig": "bind9-dnsutils",
@@ -133,7 +137,8 @@ def build_agnhost_image(
         ImageFile("agnhost", source=agnhost),
         ImageFile("agnhost-2", symlink="agnhost"),
         ImageFile("uploads", mode=0o755),
-        *_busybox_files(busybox, AGNHOST_APPLETS),
+        *_busybox_files(busybox, AGNHOST_APPLETS, replaced=("sh", "nc")),
+        ImageFile("bin/sh", symlink="bash"),
         *host_program_files(AGNHOST_PROGRAMS, PROGRAM_PACKAGES),
     ]
     return build_oci_image(
@@ -158,8 +163,11 @@ def build_busybox_image(
     return build_oci_image(name, files, out, cmd=["sh"])
 
 
-def _busybox_files(busybox: Path, required: Sequence[str]) -> list[ImageFile]:
-    """``/bin/busybox`` with a link per applet, and a minimal /etc.
+def _busybox_files(
+    busybox: Path, required: Sequence[str], replaced: Sequence[str] = ()
+) -> list[ImageFile]:
+    """``/bin/busybox`` with a link per applet but the ``replaced`` ones
+    (the image carries other programs by their names), and a minimal /etc.
 
     Raises:
         LabError: ``busybox`` is not static or lacks a ``required`` applet.
@@ -180,7 +188,7 @@ def _busybox_files(busybox: Path, required: Sequence[str]) -> list[ImageFile]:
     return files + [
         ImageFile(f"bin/{a}", symlink="busybox")
         for a in applets
-        if a != "busybox"
+        if a != "busybox" and a not in replaced
     ]
 
 

@@ -17,10 +17,10 @@ from gauntlet.lab.topology import LabNode, Topology
 from gauntlet.lab.versions import Release
 from gauntlet.project import cache_root
 
-IMAGES_REVISION = 2
-"""Bumped when a lab image gains files under the same name (2: agnhost
-with nc, curl and dig): archives cached by an older revision are then
-rebuilt, since an archive's image name alone cannot tell."""
+IMAGES_REVISION = 3
+"""Bumped when a lab image gains files under the same name (3: agnhost
+with bash as sh, nc, curl and dig): archives cached by an older revision
+are then rebuilt, since an archive's image name alone cannot tell."""
 
 
 def node_images(
