@@ -207,11 +207,20 @@ def test_specs_whose_image_no_node_holds_are_set_aside_naming_it():
     assert images.set_aside([uses_nginx], {mirrored}, "m.local", needs) == []
 
 
+def test_a_spec_that_always_pulls_is_set_aside_on_a_cluster_that_cannot():
+    pulls = specs.Spec("[sig-node] ImageVolume pulls", "sig-node", ())
+    aside = images.set_aside([pulls], set(), None, {}, {pulls.name})
+    assert [a.reason for a in aside] == [
+        "pulls its image (imagePullPolicy: Always)"
+    ]
+
+
 def test_the_packaged_table_names_upstream_images():
     for name, needed in images.spec_images().items():
         assert name.startswith("[sig-"), name
         for image in needed:
             assert image.startswith("registry.k8s.io/"), image
+    assert all(n.startswith("[sig-") for n in images.always_pulling())
 
 
 # -- allure entries ------------------------------------------------------

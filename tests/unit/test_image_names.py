@@ -13,8 +13,8 @@ from gauntlet.errors import UsageError
 from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
-    GLIBC_DNS_IMAGE,
     COREDNS_IMAGE,
+    GLIBC_DNS_IMAGE,
     IMAGE_REPO_ENV,
     NODE_IMAGE_ENV,
     PAUSE_IMAGE,
@@ -84,6 +84,19 @@ def test_pins_are_the_pinned_releases_e2e_and_kubeadm_images():
     tag = go_constant(constants, "CoreDNSVersion")
     # kubeadm names the official image <repo>/coredns/coredns.
     assert COREDNS_IMAGE == f"{repo}/coredns/{name}:{tag}"
+
+
+@needs_module
+def test_the_labs_spec_images_carry_the_pinned_releases_names():
+    from gauntlet.lab import spec_images
+
+    e2e = e2e_images(MANIFEST_GO.read_text())
+    assert spec_images.AGNHOST_PREV_IMAGE == e2e["AgnhostPrev"]
+    assert spec_images.KITTEN_IMAGE == e2e["Kitten"]
+    assert spec_images.NAUTILUS_IMAGE == e2e["Nautilus"]
+    assert spec_images.NONROOT_IMAGE == e2e["NonRoot"]
+    assert spec_images.NONEWPRIVS_IMAGE == e2e["Nonewprivs"]
+    assert spec_images.NGINX_IMAGES == (e2e["Nginx"], e2e["NginxNew"])
 
 
 def test_manifest_parser_reads_the_go_syntax():

@@ -13,7 +13,7 @@ those every node has, measured on the lab).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ from gauntlet.images import check_repo, with_repo
 
 __all__ = [
     "SetAside",
+    "always_pulling",
     "repo_list",
     "set_aside",
     "spec_images",
@@ -77,13 +78,20 @@ def spec_images(
     """Spec name -> upstream images it needs beyond every node's own
     (agnhost, busybox, pause), from the packaged table."""
     if table is None:
-        source = resources.files("gauntlet").joinpath(
-            "data/conformance-images.json"
-        )
-        table = json.loads(source.read_text(encoding="utf-8"))
+        table = _table()
     specs = table.get("specs", {})
     assert isinstance(specs, dict)
     return {str(name): tuple(images) for name, images in specs.items()}
+
+
+def always_pulling(table: Mapping[str, object] | None = None) -> set[str]:
+    """Specs that pull their image even when a node holds it
+    (``imagePullPolicy: Always``), from the packaged table."""
+    if table is None:
+        table = _table()
+    names = table.get("always_pull", [])
+    assert isinstance(names, list)
+    return {str(n) for n in names}
 
 
 def set_aside(
@@ -91,15 +99,21 @@ def set_aside(
     node_images: set[str],
     mirror: str | None,
     needs: Mapping[str, tuple[str, ...]],
+    pulling: Collection[str] = (),
 ) -> list[SetAside]:
-    """Specs needing an image that no node holds (a cluster that pulls
-    nothing cannot run them), each with the image named.
+    """Specs a cluster that pulls nothing cannot run: those needing an
+    image that no node holds (named) and those that always pull.
 
     ``node_images`` are the names nodes report (``status.images``); with
     a mirror the spec's images are looked for under the mirror's names.
     """
     found = []
     for spec in specs:
+        if spec.name in pulling:
+            found.append(
+                SetAside(spec, "pulls its image (imagePullPolicy: Always)")
+            )
+            continue
         missing = [
             image
             for image in needs.get(spec.name, ())
@@ -109,3 +123,12 @@ def set_aside(
             names = ", ".join(with_repo(i, mirror) for i in missing)
             found.append(SetAside(spec, f"image on no node: {names}"))
     return found
+
+
+def _table() -> dict[str, object]:
+    source = resources.files("gauntlet").joinpath(
+        "data/conformance-images.json"
+    )
+    loaded = json.loads(source.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded

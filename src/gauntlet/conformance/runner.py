@@ -84,7 +84,6 @@ class RunRequest:
         args = [
             "--provider=skeleton",
             f"--kubectl-path={self.tools.kubectl}",
-            f"--report-dir={self.out_dir}",
         ]
         if self.kubeconfig is not None:
             args.append(f"--kubeconfig={self.kubeconfig}")

@@ -21,6 +21,8 @@ from gauntlet.lab.versions import CURRENT, Release
 from gauntlet.project import cache_root
 
 AGNHOST_PACKAGE = "k8s.io/kubernetes/test/images/agnhost"
+NONEWPRIVS_PACKAGE = "k8s.io/kubernetes/test/images/nonewprivs"
+"""``nnp``, which the nonewprivs image runs setuid (``lab.spec_images``)."""
 
 ETCD_MAIN = """package main
 
@@ -55,6 +57,7 @@ def kubernetes_build(release: Release = CURRENT) -> GoBuild:
         packages=(
             *(f"k8s.io/kubernetes/cmd/{c}" for c in cmds),
             AGNHOST_PACKAGE,
+            NONEWPRIVS_PACKAGE,
         ),
         upstream="k8s.io/kubernetes",
         local_version=kubernetes_local_version(v),

@@ -31,6 +31,7 @@ from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.node_images import node_images
 from gauntlet.lab.nodeconfig import Binaries, write_node
 from gauntlet.lab.paths import LabPaths
+from gauntlet.lab.spec_images import SPEC_IMAGES
 from gauntlet.lab.state import LabState
 from gauntlet.lab.topology import (
     API_SERVICE_IP,
@@ -50,6 +51,7 @@ LAB_IMAGES = (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
     GLIBC_DNS_IMAGE,
+    *SPEC_IMAGES,
 )
 """What every node imports at boot, recorded in the lab's manifest."""
 

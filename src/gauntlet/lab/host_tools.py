@@ -9,6 +9,7 @@ and every library ``ldd`` resolves for it, at the same paths.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from gauntlet.errors import LabError
 from gauntlet.lab.oci import ImageFile
 
-__all__ = ["host_program_files", "shared_libraries"]
+__all__ = ["debian_program", "host_program_files", "shared_libraries"]
 
 _LDD_LINE = re.compile(r"(?:=>\s*)?(/\S+)\s+\(0x")
 
@@ -61,3 +62,39 @@ def host_program_files(
         for lib in sorted(libs)
     ]
     return files
+
+
+def debian_program(package: str, member: str, cache_dir: Path) -> Path:
+    """``member`` (``usr/sbin/nginx``) of Debian's ``package``, fetched
+    with ``apt-get download`` and unpacked once into ``cache_dir``, never
+    installed (a package's scripts would start a host service). Its
+    libraries must be the host's (``host_program_files`` takes them).
+
+    Raises:
+        LabError: the download or unpacking failed, naming the package.
+    """
+    unpacked = cache_dir / "debs" / package
+    found = unpacked / member
+    if found.is_file():
+        return found
+    work = cache_dir / "debs" / f".{package}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for argv in (
+        ["apt-get", "download", package],
+        ["sh", "-c", "dpkg-deb -x ./*.deb root"],
+    ):
+        proc = subprocess.run(
+            argv, cwd=work, capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise LabError(
+                f"{' '.join(argv[:3])} failed for the lab's {package} image: "
+                f"{(proc.stderr or proc.stdout).strip()[-300:]}"
+            )
+    if not (work / "root" / member).is_file():
+        raise LabError(f"Debian's {package} has no {member}")
+    shutil.rmtree(unpacked, ignore_errors=True)
+    (work / "root").rename(unpacked)
+    shutil.rmtree(work, ignore_errors=True)
+    return found

@@ -31,6 +31,7 @@ from gauntlet.lab.oci import ImageFile, build_oci_image, image_name, tag_of
 
 __all__ = [
     "AGNHOST_APPLETS",
+    "ALPINE_PATH",
     "BUSYBOX_APPLETS",
     "archive_name",
     "cached_archive",
@@ -39,6 +40,9 @@ __all__ = [
     "build_coredns_image",
     "build_glibc_dns_image",
     "build_pause_image",
+    "busybox_files",
+    "cache_path",
+    "holds",
 ]
 
 _PASSWD = (
@@ -96,15 +100,15 @@ PROGRAM_PACKAGES = {
 }
 BUSYBOX_APPLETS = ("sh", "sleep", "nsenter")
 """What node helper pods run: ``nsenter -t 1`` into the host."""
-_ALPINE_PATH = (
+ALPINE_PATH = (
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 
 def build_pause_image(cache_dir: Path, pause_c: Path) -> Path:
     """Compile Kubernetes' own pause.c statically, like the upstream image."""
-    out = _cache_path(cache_dir, PAUSE_IMAGE)
-    if _holds(out, PAUSE_IMAGE):
+    out = cache_path(cache_dir, PAUSE_IMAGE)
+    if holds(out, PAUSE_IMAGE):
         return out
     if not pause_c.is_file():
         raise LabError(f"pause source {pause_c} not found")
@@ -125,29 +129,33 @@ def build_agnhost_image(
     agnhost: Path,
     busybox: Path = _BUSYBOX,
     name: str = AGNHOST_IMAGE,
+    extra: Sequence[ImageFile] = (),
+    cmd: Sequence[str] = ("pause",),
 ) -> Path:
     """The e2e agnhost image: ``/agnhost`` (its entrypoint, as upstream)
     built from the pinned release, plus busybox applets where upstream's
-    alpine has a shell and coreutils, and the host's nc, curl and dig."""
-    out = _cache_path(cache_dir, name)
-    if _holds(out, name):
+    alpine has a shell and coreutils, and the host's nc, curl and dig.
+    Images built ``FROM`` agnhost upstream add ``extra`` files and ``cmd``."""
+    out = cache_path(cache_dir, name)
+    if holds(out, name):
         return out
     _require_static(agnhost)
     files = [
         ImageFile("agnhost", source=agnhost),
         ImageFile("agnhost-2", symlink="agnhost"),
         ImageFile("uploads", mode=0o755),
-        *_busybox_files(busybox, AGNHOST_APPLETS, replaced=("sh", "nc")),
+        *busybox_files(busybox, AGNHOST_APPLETS, replaced=("sh", "nc")),
         ImageFile("bin/sh", symlink="bash"),
         *host_program_files(AGNHOST_PROGRAMS, PROGRAM_PACKAGES),
+        *extra,
     ]
     return build_oci_image(
         name,
         files,
         out,
         entrypoint=["/agnhost"],
-        cmd=["pause"],
-        env=(_ALPINE_PATH,),
+        cmd=cmd,
+        env=(ALPINE_PATH,),
     )
 
 
@@ -156,14 +164,14 @@ def build_busybox_image(
 ) -> Path:
     """The e2e busybox image: every applet of a static busybox, ``sh`` by
     default, as upstream."""
-    out = _cache_path(cache_dir, name)
-    if _holds(out, name):
+    out = cache_path(cache_dir, name)
+    if holds(out, name):
         return out
-    files = _busybox_files(busybox, BUSYBOX_APPLETS)
+    files = busybox_files(busybox, BUSYBOX_APPLETS)
     return build_oci_image(name, files, out, cmd=["sh"])
 
 
-def _busybox_files(
+def busybox_files(
     busybox: Path, required: Sequence[str], replaced: Sequence[str] = ()
 ) -> list[ImageFile]:
     """``/bin/busybox`` with a link per applet but the ``replaced`` ones
@@ -197,20 +205,20 @@ def build_glibc_dns_image(
 ) -> Path:
     """The e2e glibc-dns-testing image: a shell, ``dig`` and glibc's
     ``getent`` (the DNS conformance specs' glibc querier)."""
-    out = _cache_path(cache_dir, name)
-    if _holds(out, name):
+    out = cache_path(cache_dir, name)
+    if holds(out, name):
         return out
     files = [
-        *_busybox_files(busybox, AGNHOST_APPLETS),
+        *busybox_files(busybox, AGNHOST_APPLETS),
         *host_program_files(GLIBC_DNS_PROGRAMS, PROGRAM_PACKAGES),
     ]
-    return build_oci_image(name, files, out, cmd=["sh"], env=(_ALPINE_PATH,))
+    return build_oci_image(name, files, out, cmd=["sh"], env=(ALPINE_PATH,))
 
 
 def build_coredns_image(cache_dir: Path, coredns_binary: Path) -> Path:
     """The cluster DNS, from a CoreDNS binary built on the host."""
-    out = _cache_path(cache_dir, COREDNS_IMAGE)
-    if _holds(out, COREDNS_IMAGE):
+    out = cache_path(cache_dir, COREDNS_IMAGE)
+    if holds(out, COREDNS_IMAGE):
         return out
     _require_static(coredns_binary)
     files = [
@@ -230,15 +238,15 @@ def archive_name(image: str) -> str:
 def cached_archive(cache_dir: Path, image: str) -> tuple[Path, bool]:
     """Where the cache keeps ``image``'s archive, and whether an earlier
     build left one there that holds it by that name."""
-    out = _cache_path(cache_dir, image)
-    return out, _holds(out, image)
+    out = cache_path(cache_dir, image)
+    return out, holds(out, image)
 
 
-def _cache_path(cache_dir: Path, image: str) -> Path:
+def cache_path(cache_dir: Path, image: str) -> Path:
     return cache_dir / archive_name(image)
 
 
-def _holds(archive: Path, image: str) -> bool:
+def holds(archive: Path, image: str) -> bool:
     """An archive from an earlier build holds ``image`` by that name (a
     mirror's name is another image)."""
     return archive.is_file() and image_name(archive) == image

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gauntlet import progress
 from gauntlet.gobuild.build import ensure_built
-from gauntlet.lab import build, cp_images, images
+from gauntlet.lab import build, cp_images, images, spec_images
 from gauntlet.lab.kubeadm_config import images as kubeadm_images
 from gauntlet.lab.topology import LabNode, Topology
 from gauntlet.lab.versions import Release
@@ -44,6 +44,12 @@ def node_images(
             images.build_agnhost_image(cache, agnhost_dir / "agnhost"),
             images.build_busybox_image(cache),
             images.build_glibc_dns_image(cache),
+            *spec_images.build_spec_images(
+                cache,
+                agnhost_dir / "agnhost",
+                agnhost_dir / "nonewprivs",
+                build.kubernetes_source(),
+            ),
             images.build_coredns_image(cache, coredns_dir / "coredns"),
         ]
         control: list[Path] = []

@@ -15,6 +15,7 @@ from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.conformance.binary import ensure_e2e
 from gauntlet.conformance.images import (
     SetAside,
+    always_pulling,
     set_aside,
     spec_images,
     write_repo_list,
@@ -105,7 +106,11 @@ def check_conformance(
     aside: list[SetAside] = []
     if settings.no_pull:
         aside = set_aside(
-            specs, _node_images(ctx), settings.mirror, spec_images()
+            specs,
+            _node_images(ctx),
+            settings.mirror,
+            spec_images(),
+            always_pulling(),
         )
     ctx.evidence(
         "specs not run",

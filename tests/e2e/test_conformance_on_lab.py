@@ -1,0 +1,53 @@
+"""`gauntlet run --profile conformance --mode quick` on the lab: the
+upstream specs pass, each is an entry of the report grouped by SIG, and
+ginkgo's own reports are kept."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from e2e_cli import gauntlet, summary_of
+
+from gauntlet import progress
+from gauntlet.conformance.modes import QUICK_SPECS
+
+
+def test_quick_conformance_passes_on_the_lab_with_a_report_by_sig(lab):
+    start = time.monotonic()
+    proc = gauntlet(
+        "run", "--profile", "conformance", "--mode", "quick", "--procs", "2"
+    )
+    took = time.monotonic() - start
+    progress.say(f"quick conformance on the lab: {took:.0f} s")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "conformance: 9/9 specs done, 0 failed" in proc.stderr
+
+    summary = summary_of(proc)
+    (entry,) = summary["guarantees"]
+    assert entry["guarantee"] == "CONF-01" and entry["verdict"] == "pass"
+    measured = {m["name"]: m["value"] for m in entry["measurements"]}
+    assert measured["specs run"] == len(QUICK_SPECS)
+    assert measured["specs passed"] == len(QUICK_SPECS)
+    sigs = {p["name"].split(":")[0] for p in entry["parts"]} - {"suite set-up"}
+    assert {"sig-node", "sig-network", "sig-api-machinery"} <= sigs
+
+    run_dir = Path(summary_of(proc)["run_id"]).name
+    root = Path("reports") / run_dir
+    kept = root / "conformance"
+    assert (kept / "junit.xml").is_file() and (kept / "report.json").is_file()
+    specs = [
+        json.loads(p.read_text())
+        for p in (root / "allure-results").glob("*-result.json")
+    ]
+    by_sig = {
+        lab_["value"]
+        for s in specs
+        for lab_ in s["labels"]
+        if lab_["name"] == "suite" and lab_["value"].startswith("sig-")
+    }
+    spec_entries = [s for s in specs if s["name"].startswith("[sig-")]
+    assert len(spec_entries) == len(QUICK_SPECS)
+    assert all(s["status"] == "passed" for s in spec_entries)
+    assert sigs <= by_sig
