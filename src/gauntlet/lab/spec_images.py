@@ -58,6 +58,11 @@ http {
     }
 }
 """
+_PASSWD = (
+    b"root:x:0:0:root:/root:/bin/sh\n"
+    b"nginx:x:101:101:nginx:/nonexistent:/bin/false\n"
+)
+_GROUP = b"root:x:0:\nnginx:x:101:\n"
 _NGINX_INDEX = (
     b"<!DOCTYPE html><html><body><h1>Welcome to nginx!</h1></body></html>\n"
 )
@@ -123,6 +128,8 @@ def _nginx_image(cache_dir: Path, name: str) -> Path:
     files = [
         *host_program_files({"usr/sbin/nginx": nginx}, {}),
         ImageFile("etc/nginx/nginx.conf", content=_NGINX_CONF, mode=0o644),
+        ImageFile("etc/passwd", content=_PASSWD, mode=0o644),
+        ImageFile("etc/group", content=_GROUP, mode=0o644),
         ImageFile(
             "usr/share/nginx/html/index.html", content=_NGINX_INDEX, mode=0o644
         ),
