@@ -7,6 +7,7 @@ faults carry the target (kubeconfig and context) and reconnect.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from gauntlet.nodes.base import NodeAccess
 from gauntlet.wellknown import MANAGED_BY
 
 __all__ = [
+    "delete_e2e_namespaces",
     "delete_helper_pods",
     "delete_outcome",
     "delete_object",
@@ -99,6 +101,18 @@ def delete_helper_pods(
         "namespace": namespace,
     }
     return Rollback("delete_helper_pods", params)
+
+
+E2E_NAMESPACE_LABEL = "e2e-framework"
+"""What the upstream e2e framework labels each namespace it makes with."""
+
+
+def delete_e2e_namespaces(cluster: Cluster, since: str) -> Rollback:
+    """Undo a conformance run: the namespaces its specs made (labelled
+    ``e2e-framework``, created at ``since`` or later) that its own
+    clean-up did not delete (a killed run)."""
+    params = {**cluster.target.to_params(), "since": since}
+    return Rollback("delete_e2e_namespaces", params)
 
 
 def uncordon(cluster: Cluster, node: str) -> Rollback:
@@ -220,6 +234,34 @@ def _delete_helper_pods(params: Mapping[str, Any]) -> None:
                 namespace,
                 f"{exc.status} {exc.reason}",
             ) from exc
+    finally:
+        cluster.close()
+
+
+@rollback_kind("delete_e2e_namespaces")
+def _delete_e2e_namespaces(params: Mapping[str, Any]) -> None:
+    since = dt.datetime.fromisoformat(str(params["since"]))
+    cluster = connect(ClusterTarget.from_params(params))
+    core = cluster.core()
+    try:
+        found = core.list_namespace(label_selector=E2E_NAMESPACE_LABEL)
+        for ns in found.items:
+            meta = ns.metadata
+            made = meta.creation_timestamp if meta else None
+            if meta is None or made is None or made < since:
+                continue
+            if meta.deletion_timestamp is not None:
+                continue  # already going
+            try:
+                core.delete_namespace(str(meta.name))
+            except ApiException as exc:
+                if delete_outcome(exc.status) != "done":
+                    raise ClusterOperationFailed(
+                        "delete",
+                        f"e2e namespace {meta.name}",
+                        None,
+                        f"{exc.status} {exc.reason}",
+                    ) from exc
     finally:
         cluster.close()
 
