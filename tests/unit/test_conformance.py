@@ -262,18 +262,26 @@ def test_each_spec_becomes_an_allure_entry_grouped_by_sig(tmp_path):
 
 
 def options(**given: object) -> argparse.Namespace:
-    base = {"mode": None, "procs": None, "no_pull": False}
+    base = {
+        "mode": None,
+        "procs": None,
+        "no_pull": False,
+        "allow_destructive": None,
+    }
     return argparse.Namespace(**{**base, **given})
 
 
 def test_certified_mode_makes_the_profile_need_the_opt_in():
     profile = get_profile("conformance")
     assert not conformance_profile(profile, options()).destructive
-    assert conformance_profile(profile, options(mode="certified")).destructive
+    certified = options(mode="certified", allow_destructive="lab")
+    assert conformance_profile(profile, certified).destructive
+    with pytest.raises(UsageError, match="runs \\[Disruptive\\] specs"):
+        conformance_profile(profile, options(mode="certified"))
 
 
 def test_conformance_options_with_another_profile_are_refused():
-    with pytest.raises(UsageError, match="--mode, --procs only apply"):
+    with pytest.raises(UsageError, match="--mode, --procs: only for"):
         conformance_profile(get_profile("gate"), options(mode="quick", procs=2))
 
 

@@ -75,13 +75,19 @@ def conformance_profile(
     if profile.name != PROFILE:
         if given:
             raise UsageError(
-                f"{', '.join(given)} only apply to --profile {PROFILE}"
+                f"{', '.join(given)}: only for --profile {PROFILE}"
             )
         return profile
     if args.procs is not None and args.procs < 1:
         raise UsageError(f"--procs {args.procs}: at least 1 process")
     mode = check_mode(args.mode or DEFAULT_MODE)
     if selection(mode).destructive:
+        if not getattr(args, "allow_destructive", None):
+            raise UsageError(
+                f"--mode {mode} runs [Disruptive] specs (nodes tainted, "
+                "pods evicted): pass --allow-destructive <context> naming "
+                "the target cluster"
+            )
         return dataclasses.replace(profile, destructive=True)
     return profile
 

@@ -103,6 +103,11 @@ def check_conformance(
     specs = list_specs(request)
     if not specs:
         raise CheckSkipped(f"mode {settings.mode} selects no spec")
+    every = list_specs(
+        dataclasses.replace(request, selection=selection("certified"))
+    )
+    chosen = {s.name for s in specs}
+    by_mode = [s for s in every if s.name not in chosen]
     aside: list[SetAside] = []
     if settings.no_pull:
         aside = set_aside(
@@ -114,7 +119,11 @@ def check_conformance(
         )
     ctx.evidence(
         "specs not run",
-        [{"spec": a.spec.name, "reason": a.reason} for a in aside],
+        [{"spec": a.spec.name, "reason": a.reason} for a in aside]
+        + [
+            {"spec": s.name, "reason": f"not in mode {settings.mode}"}
+            for s in by_mode
+        ],
     )
     request = dataclasses.replace(
         request, skip=tuple(a.spec.name for a in aside)
@@ -129,7 +138,8 @@ def check_conformance(
     ctx.measure("specs run", len(ran), "specs")
     ctx.measure("specs passed", passed, "specs")
     ctx.measure("specs failed", len(ran) - passed, "specs", 0)
-    ctx.measure("specs not run (image on no node)", len(aside), "specs")
+    ctx.measure("specs not run (images)", len(aside), "specs")
+    ctx.measure("specs not run (mode)", len(by_mode), "specs")
     ctx.measure("run time", outcome.seconds, "s")
     ctx.evidence("ginkgo output (tail)", _tail(outcome.log))
     _judge(ctx, ran, suite_failures(outcome.report), outcome.exit_code)
