@@ -20,7 +20,9 @@ SRC = Path(gauntlet.__file__).parent
 
 FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"__init__", "errors", "wellknown", "exit_codes"}),
-    frozenset({"progress", "project", "images", "catalogue", "config"}),
+    frozenset(
+        {"progress", "project", "images", "catalogue", "config", "children"}
+    ),
     frozenset({"profiles", "reporting", "runid"}),
     frozenset({"cluster", "load", "gobuild"}),
     frozenset({"nodes", "safety", "conformance"}),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gauntlet import progress
+from gauntlet.children import wait_or_kill
 from gauntlet.errors import UsageError
 
 __all__ = [
@@ -153,11 +154,7 @@ def run_pytest(
         return proc.wait()
     except KeyboardInterrupt:
         progress.say("interrupted: waiting for pytest to roll back faults")
-        try:
-            proc.wait(timeout=ROLLBACK_GRACE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        wait_or_kill(proc, ROLLBACK_GRACE_S)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)

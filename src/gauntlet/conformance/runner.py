@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gauntlet import progress
+from gauntlet.children import wait_or_kill
 from gauntlet.conformance.binary import E2eTools
 from gauntlet.conformance.modes import Selection, go_literal
 from gauntlet.conformance.specs import Spec, read_report
@@ -224,11 +225,7 @@ def run_specs(
                 # Ctrl-C reached ginkgo itself; a second one would make it
                 # skip its clean-up. Anything else (SIGTERM): tell it once.
                 proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=CLEANUP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            wait_or_kill(proc, CLEANUP_GRACE_S)
             raise
         finally:
             stop.set()

@@ -227,15 +227,18 @@ def _delete_helper_pods(params: Mapping[str, Any]) -> None:
         if MANAGED_BY.items() <= labels.items() and not left:
             core.delete_namespace(namespace)
     except ApiException as exc:
-        if delete_outcome(exc.status) != "done":
-            raise ClusterOperationFailed(
-                "delete",
-                f"helper pods of run {run_id}",
-                namespace,
-                f"{exc.status} {exc.reason}",
-            ) from exc
+        _unless_gone(exc, f"helper pods of run {run_id}", namespace)
     finally:
         cluster.close()
+
+
+def _unless_gone(exc: ApiException, what: str, namespace: str | None) -> None:
+    """A failed delete is done if what it deletes is gone (see
+    ``delete_outcome``); otherwise it fails naming ``what``."""
+    if delete_outcome(exc.status) != "done":
+        raise ClusterOperationFailed(
+            "delete", what, namespace, f"{exc.status} {exc.reason}"
+        ) from exc
 
 
 @rollback_kind("delete_e2e_namespaces")
@@ -255,13 +258,7 @@ def _delete_e2e_namespaces(params: Mapping[str, Any]) -> None:
             try:
                 core.delete_namespace(str(meta.name))
             except ApiException as exc:
-                if delete_outcome(exc.status) != "done":
-                    raise ClusterOperationFailed(
-                        "delete",
-                        f"e2e namespace {meta.name}",
-                        None,
-                        f"{exc.status} {exc.reason}",
-                    ) from exc
+                _unless_gone(exc, f"e2e namespace {meta.name}", None)
     finally:
         cluster.close()
 
