@@ -26,9 +26,10 @@ def conformance_dir(request: pytest.FixtureRequest, run_id: str) -> Path:
 
 @pytest.fixture
 def e2e_namespaces(cluster, ledger) -> Iterator[None]:
-    """The specs' namespaces, recorded before they run: ginkgo deletes
-    them itself (also on Ctrl-C); after a killed run, the end of this
-    test or ``gauntlet recover`` deletes what is left."""
+    """The specs' namespaces, recorded before they run. Ginkgo deletes
+    them itself, also on Ctrl-C, so a run that ends releases the record
+    (deleting by label then could hit another conformance run's); after
+    a killed run ``gauntlet recover`` deletes what is left."""
     # a minute early: the API server's clock may run behind the runner's
     since = dt.datetime.now(dt.UTC).replace(microsecond=0) - CLOCK_MARGIN
     entry = ledger.record_object(
@@ -37,7 +38,7 @@ def e2e_namespaces(cluster, ledger) -> Iterator[None]:
         kinds.delete_e2e_namespaces(cluster, since.isoformat()),
     )
     yield
-    ledger.remove(entry)
+    ledger.release(entry, "ginkgo deleted the specs' namespaces itself")
 
 
 @pytest.mark.guarantee("CONF-01")
