@@ -73,8 +73,19 @@ AGNHOST_APPLETS = (
 upstream agnhost (alpine) has all of them. Debian's static busybox
 ``wget`` crashes on name lookups (glibc NSS in a static binary), so HTTP
 clients are ``nc`` snippets, never ``wget``."""
+AGNHOST_USER = (
+    "user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n"
+)
+AGNHOST_GROUPS = (
+    "user-defined-in-image:x:1000:\n"
+    "group-defined-in-image:x:50000:user-defined-in-image\n"
+)
+"""The user and group upstream's agnhost defines (``adduser``), which
+the supplemental-groups specs expect to find in the image."""
 AGNHOST_PROGRAMS = {
     "bin/bash": Path("/bin/bash"),
+    "usr/sbin/ip": Path("/usr/sbin/ip"),
+    "usr/bin/socat": Path("/usr/bin/socat"),
     "usr/bin/nc": Path("/bin/nc.openbsd"),
     "usr/bin/curl": Path("/usr/bin/curl"),
     "usr/bin/dig": Path("/usr/bin/dig"),
@@ -93,6 +104,8 @@ GLIBC_DNS_PROGRAMS = {
 glibc resolver client, next to agnhost's musl one."""
 PROGRAM_PACKAGES = {
     "bin/bash": "bash",
+    "usr/sbin/ip": "iproute2",
+    "usr/bin/socat": "socat",
     "usr/bin/nc": "netcat-openbsd",
     "usr/bin/curl": "curl",
     "usr/bin/dig": "bind9-dnsutils",
@@ -131,11 +144,16 @@ def build_agnhost_image(
     name: str = AGNHOST_IMAGE,
     extra: Sequence[ImageFile] = (),
     cmd: Sequence[str] = ("pause",),
+    porter: Path | None = None,
 ) -> Path:
     """The e2e agnhost image: ``/agnhost`` (its entrypoint, as upstream)
     built from the pinned release, plus busybox applets where upstream's
     alpine has a shell and coreutils, and the host's nc, curl and dig.
-    Images built ``FROM`` agnhost upstream add ``extra`` files and ``cmd``."""
+    Images built ``FROM`` agnhost upstream add ``extra`` files and ``cmd``.
+    ``porter`` (the release's ``test/images/agnhost/porter``) has the
+    serving certificate upstream puts at ``/localhost.crt``, which specs
+    probe through ``test-webserver``; the image's own user and group are
+    upstream's too."""
     out = cache_path(cache_dir, name)
     if holds(out, name):
         return out
@@ -144,9 +162,20 @@ def build_agnhost_image(
         ImageFile("agnhost", source=agnhost),
         ImageFile("agnhost-2", symlink="agnhost"),
         ImageFile("uploads", mode=0o755),
-        *busybox_files(busybox, AGNHOST_APPLETS, replaced=("sh", "nc")),
+        *busybox_files(
+            busybox,
+            AGNHOST_APPLETS,
+            replaced=("sh", "nc"),
+            passwd=_PASSWD + AGNHOST_USER,
+            group=_GROUP + AGNHOST_GROUPS,
+        ),
         ImageFile("bin/sh", symlink="bash"),
         *host_program_files(AGNHOST_PROGRAMS, PROGRAM_PACKAGES),
+        *(
+            ImageFile(name, source=porter / name)
+            for name in ("localhost.crt", "localhost.key")
+            if porter is not None
+        ),
         *extra,
     ]
     return build_oci_image(
@@ -172,7 +201,11 @@ def build_busybox_image(
 
 
 def busybox_files(
-    busybox: Path, required: Sequence[str], replaced: Sequence[str] = ()
+    busybox: Path,
+    required: Sequence[str],
+    replaced: Sequence[str] = (),
+    passwd: str = _PASSWD,
+    group: str = _GROUP,
 ) -> list[ImageFile]:
     """``/bin/busybox`` with a link per applet but the ``replaced`` ones
     (the image carries other programs by their names), and a minimal /etc.
@@ -188,8 +221,8 @@ def busybox_files(
         raise LabError(f"{busybox} lacks applets: {', '.join(missing)}")
     files = [
         ImageFile("bin/busybox", source=busybox),
-        ImageFile("etc/passwd", content=_PASSWD.encode(), mode=0o644),
-        ImageFile("etc/group", content=_GROUP.encode(), mode=0o644),
+        ImageFile("etc/passwd", content=passwd.encode(), mode=0o644),
+        ImageFile("etc/group", content=group.encode(), mode=0o644),
         ImageFile("root", mode=0o700),
         ImageFile("tmp", mode=0o1777),
     ]

@@ -17,10 +17,11 @@ from gauntlet.lab.topology import LabNode, Topology
 from gauntlet.lab.versions import Release
 from gauntlet.project import cache_root
 
-IMAGES_REVISION = 3
-"""Bumped when a lab image gains files under the same name (3: agnhost
-with bash as sh, nc, curl and dig): archives cached by an older revision
-are then rebuilt, since an archive's image name alone cannot tell."""
+IMAGES_REVISION = 4
+"""Bumped when a lab image gains files under the same name (4: agnhost
+with bash as sh, nc, curl, dig, ip, socat, upstream's user and serving
+certificate): archives cached by an older revision are then rebuilt,
+since an archive's image name alone cannot tell."""
 
 
 def node_images(
@@ -31,6 +32,7 @@ def node_images(
     # agnhost always from the pinned release, whose tag its image carries,
     # whatever release the lab runs.
     agnhost_dir = ensure_built(build.kubernetes_build())
+    source = build.kubernetes_source()
     with progress.step("Building images"):
         pause_c = (
             build.kubernetes_source(release)
@@ -41,14 +43,18 @@ def node_images(
         )
         common = [
             images.build_pause_image(cache, pause_c),
-            images.build_agnhost_image(cache, agnhost_dir / "agnhost"),
+            images.build_agnhost_image(
+                cache,
+                agnhost_dir / "agnhost",
+                porter=source / "test" / "images" / "agnhost" / "porter",
+            ),
             images.build_busybox_image(cache),
             images.build_glibc_dns_image(cache),
             *spec_images.build_spec_images(
                 cache,
                 agnhost_dir / "agnhost",
                 agnhost_dir / "nonewprivs",
-                build.kubernetes_source(),
+                source,
             ),
             images.build_coredns_image(cache, coredns_dir / "coredns"),
         ]
