@@ -81,6 +81,14 @@ def test_agnhost_image_runs_agnhost_with_alpines_tools(
     for tool in ("bin/bash", "usr/bin/nc", "usr/bin/curl", "usr/bin/dig"):
         assert m[tool].isfile(), tool
     assert "lib64/ld-linux-x86-64.so.2" in m  # their libraries come along
+    assert (
+        "\nuser-defined-in-image:x:1000:"
+        in img["contents"]["etc/passwd"].decode()
+    )
+    assert (
+        "group-defined-in-image:x:50000:"
+        in img["contents"]["etc/group"].decode()
+    )
     for absent in ("http-get", "serve"):
         assert f"bin/{absent}" not in m
 
