@@ -13,19 +13,21 @@ import argparse
 import dataclasses
 
 from gauntlet.checks.conformance.specs import MODE_ENV, NO_PULL_ENV, PROCS_ENV
+from gauntlet.conformance.binary import ensure_e2e
 from gauntlet.conformance.modes import (
     DEFAULT_MODE,
     MODES,
     check_mode,
     selection,
 )
-from gauntlet.errors import UsageError
+from gauntlet.errors import Unobservable, UsageError
 from gauntlet.profiles import ProfileSpec
 
 __all__ = [
     "add_conformance_arguments",
     "conformance_environment",
     "conformance_profile",
+    "prepare_conformance",
 ]
 
 PROFILE = "conformance"
@@ -104,3 +106,20 @@ def conformance_environment(
     if args.no_pull or lab:
         env[NO_PULL_ENV] = "1"
     return env
+
+
+def prepare_conformance(profile: ProfileSpec, server_version: str) -> None:
+    """Build the e2e binary of the server's release before pytest starts,
+    where its progress shows (a cold build takes minutes); the suite
+    then finds it cached. A version naming no release is left to the
+    suite, which reports CONF-01 unobserved with the reason.
+
+    Raises:
+        BuildError: the build failed (exit 2, naming the log).
+    """
+    if profile.name != PROFILE:
+        return
+    try:
+        ensure_e2e(server_version)
+    except Unobservable:
+        return

@@ -19,6 +19,7 @@ from gauntlet.cli.conformance_args import (
     add_conformance_arguments,
     conformance_environment,
     conformance_profile,
+    prepare_conformance,
 )
 from gauntlet.cli.images_cmd import add_image_repo_argument
 from gauntlet.cli.lab_target import DEFAULT_SHAPE, boot_or_reuse_lab
@@ -42,7 +43,7 @@ from gauntlet.cli.targeting import (
     resolve_target,
 )
 from gauntlet.cluster.client import connect
-from gauntlet.cluster.discovery import discover
+from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.config import load_profile, profile_environment
 from gauntlet.errors import UsageError
 from gauntlet.exit_codes import (
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         check_target_destructive(profile, target, args.allow_destructive)
     run_id = new_run_id()
     files = RunFiles(reports_root() / run_id)
-    _describe_cluster(target, files)
+    topology = _describe_cluster(target, files)
+    prepare_conformance(profile, topology.server_version)
     argv = [
         *base,
         "--alluredir",
@@ -280,7 +282,7 @@ REQUIRED_PERMISSIONS = (
 )
 
 
-def _describe_cluster(target: Target, files: RunFiles) -> None:
+def _describe_cluster(target: Target, files: RunFiles) -> ClusterTopology:
     """Connect (the clear errors live there), check RBAC, record topology."""
     cluster = connect(target.cluster)
     try:
@@ -298,6 +300,7 @@ def _describe_cluster(target: Target, files: RunFiles) -> None:
     for note in topology.notes:
         progress.say(f"  not visible: {note}")
     write_environment(files.allure_results, topology.to_environment())
+    return topology
 
 
 def _environment(
