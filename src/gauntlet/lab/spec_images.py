@@ -74,8 +74,11 @@ def build_spec_images(
     """Every image of ``SPEC_IMAGES``; ``source`` is the release's tree
     (``test/images``), ``agnhost`` and ``nonewprivs`` its built binaries."""
     pictures = source / "test" / "images"
+    porter = pictures / "agnhost" / "porter"
     built = [
-        images.build_agnhost_image(cache_dir, agnhost, name=AGNHOST_PREV_IMAGE)
+        images.build_agnhost_image(
+            cache_dir, agnhost, name=AGNHOST_PREV_IMAGE, porter=porter
+        )
     ]
     for name, picture in (
         (KITTEN_IMAGE, "kitten"),
@@ -93,6 +96,7 @@ def build_spec_images(
                 name=name,
                 extra=extra,
                 cmd=["test-webserver"],
+                porter=porter,
             )
         )
     built.append(_shell_image(cache_dir, NONROOT_IMAGE, [], user="1234"))
