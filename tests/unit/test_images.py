@@ -27,6 +27,7 @@ from gauntlet.lab.images import (
     build_coredns_image,
     build_pause_image,
 )
+from gauntlet.lab.oci import ImageFile
 
 BUSYBOX = Path("/bin/busybox")
 PAUSE_C = Path(
@@ -175,3 +176,29 @@ def test_pause_image(tmp_path: Path) -> None:
 def test_pause_source_missing(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="not found"):
         build_pause_image(tmp_path, tmp_path / "missing.c")
+
+
+@needs_busybox
+def test_an_image_from_agnhost_carries_upstreams_certificate(
+    tmp_path: Path,
+) -> None:
+    """Specs probe ``/localhost.crt`` through ``test-webserver`` on the
+    images built FROM agnhost (StatefulSet pods run agnhost 2.55)."""
+    porter = tmp_path / "porter"
+    porter.mkdir()
+    for name in ("localhost.crt", "localhost.key"):
+        (porter / name).write_text(name)
+    kitten = "registry.k8s.io/e2e-test-images/kitten:1.8"
+    out = build_agnhost_image(
+        tmp_path,
+        BUSYBOX,
+        name=kitten,
+        extra=[ImageFile("kitten.jpg", content=b"jpg")],
+        cmd=["test-webserver"],
+        porter=porter,
+    )
+    img = read_layout(out)
+    assert img["annotations"]["io.containerd.image.name"] == kitten
+    assert img["config"]["Cmd"] == ["test-webserver"]
+    assert img["contents"]["localhost.crt"] == b"localhost.crt"
+    assert img["contents"]["kitten.jpg"] == b"jpg"
