@@ -192,11 +192,18 @@ def build_busybox_image(
     cache_dir: Path, busybox: Path = _BUSYBOX, name: str = BUSYBOX_IMAGE
 ) -> Path:
     """The e2e busybox image: every applet of a static busybox, ``sh`` by
-    default, as upstream."""
+    default, as upstream. ``sh`` is bash: Debian's static busybox shell
+    runs applets such as ``env`` inside itself, which drops variables
+    whose names are no shell identifiers (``data-1``); upstream's busybox
+    runs them as programs, which keep them, and specs check that."""
     out = cache_path(cache_dir, name)
     if holds(out, name):
         return out
-    files = busybox_files(busybox, BUSYBOX_APPLETS)
+    files = [
+        *busybox_files(busybox, BUSYBOX_APPLETS, replaced=("sh",)),
+        ImageFile("bin/sh", symlink="bash"),
+        *host_program_files({"bin/bash": Path("/bin/bash")}, PROGRAM_PACKAGES),
+    ]
     return build_oci_image(name, files, out, cmd=["sh"])
 
 

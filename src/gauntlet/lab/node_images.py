@@ -17,11 +17,11 @@ from gauntlet.lab.topology import LabNode, Topology
 from gauntlet.lab.versions import Release
 from gauntlet.project import cache_root
 
-IMAGES_REVISION = 5
-"""Bumped when a lab image gains files under the same name (5: agnhost
-with bash as sh, nc, curl, dig, ip, socat, upstream's user and serving
-certificate): archives cached by an older revision are then rebuilt,
-since an archive's image name alone cannot tell."""
+IMAGES_REVISION = 6
+"""Bumped when a lab image gains files under the same name (6: busybox
+and agnhost with bash as sh; agnhost with nc, curl, dig, ip, socat,
+upstream's user and serving certificate): archives cached by an older
+revision are then rebuilt, since an image's name alone cannot tell."""
 
 
 def node_images(
