@@ -64,7 +64,7 @@ def test_every_non_disruptive_spec_the_lab_can_run_passes(lab):
     """The README's pass count: every non-disruptive spec whose images
     the lab has (all but the ones the data table names) passes."""
     proc = gauntlet(
-        "run", "--profile", "conformance", "--procs", "3", timeout=4 * 3600
+        "run", "--profile", "conformance", "--procs", "4", timeout=4 * 3600
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     (entry,) = summary_of(proc)["guarantees"]

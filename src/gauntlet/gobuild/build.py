@@ -232,5 +232,3 @@ def install(built: Path, out_dir: Path, stamp: str) -> None:
     fresh.write_text(stamp)
     os.replace(fresh, out_dir / STAMP)
     shutil.rmtree(built, ignore_errors=True)
-
-
