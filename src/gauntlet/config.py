@@ -187,6 +187,8 @@ INTERNAL_ENV: Mapping[str, str] = {
     "run from --procs",
     "KUBE_GAUNTLET_CONFORMANCE_NO_PULL": "the cluster pulls nothing: set by "
     "gauntlet run from --no-pull, or for the lab",
+    "KUBE_GAUNTLET_CONFORMANCE_SKIP": "specs set aside with the reason: set "
+    "by gauntlet run from --skip-spec, and for the lab",
     "KUBE_GAUNTLET_ALLOW_DESTRUCTIVE": "the destructive opt-in: only "
     "--allow-destructive, after its checks, may set it",
     "KUBE_GAUNTLET_PROJECT": "where the checkout is: needed to find this "

@@ -266,6 +266,7 @@ def options(**given: object) -> argparse.Namespace:
         "mode": None,
         "procs": None,
         "no_pull": False,
+        "skip_spec": [],
         "allow_destructive": None,
     }
     return argparse.Namespace(**{**base, **given})
@@ -296,6 +297,25 @@ def test_the_lab_pulls_nothing_and_the_suite_is_told():
     settings = Settings.from_env(env)
     assert settings == Settings(mode="non-disruptive", procs=2, no_pull=True)
     assert conformance_environment(options(), get_profile("gate"), True) == {}
+
+
+def test_specs_set_aside_by_the_user_and_by_the_lab_reach_the_suite():
+    profile = get_profile("conformance")
+    lab_says = {"[sig-node] B": "the lab's image differs"}
+    mine = options(skip_spec=["[sig-node] A"])
+    settings = Settings.from_env(
+        conformance_environment(
+            mine, profile, lab=True, lab_differences=lab_says
+        )
+    )
+    assert settings.skips == {
+        "[sig-node] A": "skipped with --skip-spec",
+        "[sig-node] B": "the lab's image differs",
+    }
+    elsewhere = conformance_environment(
+        options(), profile, lab=False, lab_differences=lab_says
+    )
+    assert Settings.from_env(elsewhere).skips == {}
 
 
 def test_a_request_passes_the_target_and_the_mirror_to_the_suite(tmp_path):

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+from collections.abc import Mapping
 
-from gauntlet.checks.conformance.specs import MODE_ENV, NO_PULL_ENV, PROCS_ENV
+from gauntlet.checks.conformance.specs import (
+    MODE_ENV,
+    NO_PULL_ENV,
+    PROCS_ENV,
+    SKIP_ENV,
+)
 from gauntlet.conformance.binary import ensure_e2e
 from gauntlet.conformance.modes import (
     DEFAULT_MODE,
@@ -48,6 +55,14 @@ def add_conformance_arguments(parser: argparse.ArgumentParser) -> None:
         help="ginkgo processes running specs in parallel (default 1)",
     )
     group.add_argument(
+        "--skip-spec",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a spec not to run, by its full name (repeatable); listed "
+        "in the report as skipped by you",
+    )
+    group.add_argument(
         "--no-pull",
         action="store_true",
         help="the cluster pulls no images: specs whose image no node holds "
@@ -71,6 +86,7 @@ def conformance_profile(
             ("--mode", args.mode),
             ("--procs", args.procs),
             ("--no-pull", args.no_pull or None),
+            ("--skip-spec", args.skip_spec or None),
         )
         if value is not None
     ]
@@ -95,9 +111,14 @@ def conformance_profile(
 
 
 def conformance_environment(
-    args: argparse.Namespace, profile: ProfileSpec, lab: bool
+    args: argparse.Namespace,
+    profile: ProfileSpec,
+    lab: bool,
+    lab_differences: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The suite's settings for a conformance run (empty otherwise)."""
+    """The suite's settings for a conformance run (empty otherwise).
+    ``lab_differences``: specs the lab's own images cannot pass, with
+    why (the lab says so of itself; the suite knows no lab)."""
     if profile.name != PROFILE:
         return {}
     env: dict[str, str] = {MODE_ENV: check_mode(args.mode or DEFAULT_MODE)}
@@ -105,6 +126,11 @@ def conformance_environment(
         env[PROCS_ENV] = str(args.procs)
     if args.no_pull or lab:
         env[NO_PULL_ENV] = "1"
+    skips = {name: "skipped with --skip-spec" for name in args.skip_spec}
+    if lab:
+        skips.update(lab_differences or {})
+    if skips:
+        env[SKIP_ENV] = json.dumps(skips, sort_keys=True)
     return env
 
 

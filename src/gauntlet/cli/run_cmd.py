@@ -53,6 +53,7 @@ from gauntlet.exit_codes import (
     EXIT_VIOLATED,
 )
 from gauntlet.images import IMAGE_REPO_ENV, check_repo, run_images
+from gauntlet.lab.spec_images import LAB_SPEC_DIFFERENCES
 from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
 from gauntlet.project import project_root, reports_root
 from gauntlet.reporting.environment import write_environment
@@ -171,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
     env = {
         **_from_profile(args.config, settings),
         **_environment(target, run_id, node_access),
-        **conformance_environment(args, profile, target.lab),
+        **conformance_environment(
+            args, profile, target.lab, LAB_SPEC_DIFFERENCES
+        ),
     }
     if image_repo:
         env[IMAGE_REPO_ENV] = image_repo

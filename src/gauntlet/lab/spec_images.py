@@ -21,7 +21,7 @@ from gauntlet.lab import images
 from gauntlet.lab.host_tools import debian_program, host_program_files
 from gauntlet.lab.oci import ImageFile, build_oci_image
 
-__all__ = ["SPEC_IMAGES", "build_spec_images"]
+__all__ = ["LAB_SPEC_DIFFERENCES", "SPEC_IMAGES", "build_spec_images"]
 
 AGNHOST_PREV_IMAGE = f"{E2E_REGISTRY}/agnhost:2.55"
 KITTEN_IMAGE = f"{E2E_REGISTRY}/kitten:1.8"
@@ -41,6 +41,17 @@ SPEC_IMAGES = (
     *NGINX_IMAGES,
 )
 """Upstream names, as the pinned release's manifest.go has them."""
+
+LAB_SPEC_DIFFERENCES = {
+    "[sig-node] Kubelet when scheduling a read only busybox container "
+    "should not write to root filesystem [LinuxOnly] [Conformance] "
+    "[NodeConformance]": "expects busybox ash's own error text; the lab's "
+    "busybox image runs bash as sh, since Debian's busybox 1.35 shell "
+    "drops variables whose names are no identifiers, which four other "
+    "specs check",
+}
+"""Specs the lab's stand-in images cannot pass, with why: ``gauntlet run``
+sets them aside on the lab (and names them), never on another cluster."""
 
 _NGINX_CONF = b"""user root;
 worker_processes 1;
