@@ -81,7 +81,13 @@ def debian_program(package: str, member: str, cache_dir: Path) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     for argv in (
-        ["apt-get", "download", package],
+        # the package lists may be empty on a fresh machine: update once
+        [
+            "sh",
+            "-c",
+            f"apt-get download {package} || "
+            f"(apt-get update -qq && apt-get download {package})",
+        ],
         ["sh", "-c", "dpkg-deb -x ./*.deb root"],
     ):
         proc = subprocess.run(
@@ -89,7 +95,7 @@ def debian_program(package: str, member: str, cache_dir: Path) -> Path:
         )
         if proc.returncode != 0:
             raise LabError(
-                f"{' '.join(argv[:3])} failed for the lab's {package} image: "
+                f"{argv[-1]} failed for the lab's {package} image: "
                 f"{(proc.stderr or proc.stdout).strip()[-300:]}"
             )
     if not (work / "root" / member).is_file():
