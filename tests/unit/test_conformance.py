@@ -345,3 +345,26 @@ def test_a_request_passes_the_target_and_the_mirror_to_the_suite(tmp_path):
     assert request.environment() == {
         "KUBE_TEST_REPO_LIST": str(tmp_path / "repo.yaml")
     }
+
+
+def test_a_failed_suite_set_up_is_a_violation_even_with_no_spec_run():
+    from gauntlet.checks.conformance.specs import STEP, _judge
+    from gauntlet.checks.context import CheckContext
+    from gauntlet.errors import GuaranteeViolated
+
+    ctx = CheckContext(cluster=None, topology=None, namespace="", images=None)  # type: ignore[arg-type]
+    _judge(ctx, [], ["SynchronizedBeforeSuite: nodes not ready"], 1)
+    with pytest.raises(GuaranteeViolated, match="nodes not ready"):
+        ctx.conclude(STEP)
+
+
+def test_ginkgo_failing_with_every_spec_passed_is_a_violation(tmp_path):
+    from gauntlet.checks.conformance.specs import STEP, _judge
+    from gauntlet.checks.context import CheckContext
+    from gauntlet.errors import GuaranteeViolated
+
+    ran = specs.read_report(report(tmp_path, entry("[sig-node] A should b")))
+    ctx = CheckContext(cluster=None, topology=None, namespace="", images=None)  # type: ignore[arg-type]
+    _judge(ctx, ran, [], 2)
+    with pytest.raises(GuaranteeViolated, match="ginkgo exited 2"):
+        ctx.conclude(STEP)

@@ -25,6 +25,7 @@ from gauntlet.conformance.modes import DEFAULT_MODE, Mode, check_mode, selection
 from gauntlet.conformance.results import write_allure_results
 from gauntlet.conformance.runner import RunRequest, list_specs, run_specs
 from gauntlet.conformance.specs import SpecResult, read_report, suite_failures
+from gauntlet.errors import ToolFailed
 from gauntlet.images import IMAGE_REPO_ENV
 
 STEP = "upstream conformance specs"
@@ -85,9 +86,11 @@ def check_conformance(
     and JUnit reports and its output, in ``out_dir``.
 
     Raises:
-        GuaranteeViolated: naming each failed spec and its message.
+        GuaranteeViolated: naming each failed spec and its message, or
+            the failed suite set-up (then no spec ran).
         CheckSkipped: the mode selected nothing, or no spec ran.
         BuildError: the e2e binary could not be built (no verdict).
+        ToolFailed: ginkgo failed without running or failing anything.
     """
     settings = Settings.from_env()
     say(f"conformance: e2e binary for {ctx.topology.server_version}")
@@ -155,8 +158,17 @@ def check_conformance(
     ctx.measure("specs not run (mode)", len(by_mode), "specs")
     ctx.measure("run time", outcome.seconds, "s")
     ctx.evidence("ginkgo output (tail)", _tail(outcome.log))
-    _judge(ctx, ran, suite_failures(outcome.report), outcome.exit_code)
+    set_up = suite_failures(outcome.report)
+    if not ran and not set_up and outcome.exit_code != 0:
+        raise ToolFailed(
+            f"ginkgo exited {outcome.exit_code} without running a spec or "
+            f"failing its set-up: see {outcome.log}"
+        )
+    _judge(ctx, ran, set_up, outcome.exit_code)
     if not ran:
+        # a failed suite set-up runs no spec: that is a violation found,
+        # never hidden by the skip for "nothing observed"
+        ctx.conclude(STEP)
         raise CheckSkipped(
             f"no spec ran (ginkgo exit {outcome.exit_code}; {outcome.log})"
         )
@@ -172,7 +184,7 @@ def _judge(
     with ctx.part("suite set-up") as part:
         for failure in set_up:
             part.finding(failure)
-        if exit_code != 0 and not set_up and all(r.passed for r in ran):
+        if exit_code != 0 and not set_up and ran and all(r.passed for r in ran):
             part.finding(f"ginkgo exited {exit_code} with no spec failed")
     by_sig: dict[str, list[SpecResult]] = defaultdict(list)
     for result in ran:
