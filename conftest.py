@@ -18,6 +18,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -27,11 +28,17 @@ from kubernetes.client.exceptions import ApiException
 from gauntlet import backends, progress
 from gauntlet.checks.chaos.writes import run_probe_namespace
 from gauntlet.checks.context import CheckContext, CheckSkipped, Images
+from gauntlet.checks.upg.settings import UpgradeSettings
 from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster, ClusterTarget, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.cluster.write_probe import WriteRefusal, probe_writes
-from gauntlet.errors import GauntletError, LabError, NodeAccessError
+from gauntlet.errors import (
+    GauntletError,
+    LabError,
+    NodeAccessError,
+    UsageError,
+)
 from gauntlet.exit_codes import EXIT_TERMINATED
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import (
@@ -41,8 +48,10 @@ from gauntlet.faults.ledger import (
     install_signal_handlers,
 )
 from gauntlet.faults.mirror import ConfigMapMirror
+from gauntlet.kube_version import KubeVersion
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.nodes.helper_pods import IMPOSSIBLE
+from gauntlet.project import reports_root
 from gauntlet.pytest_plugin import Measure
 from gauntlet.reporting import attach
 from gauntlet.reporting.parts import PartResult
@@ -392,6 +401,39 @@ def check(
         probe_namespace=probe_namespace,
     )
     yield ctx
+
+
+@pytest.fixture(scope="session")
+def upgrade_settings() -> UpgradeSettings:
+    """The run's upgrade parameters (``--target-version``, ``--baseline``
+    ...); a variable set to something unusable fails the run."""
+    try:
+        return UpgradeSettings.from_env()
+    except UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def target_version(upgrade_settings: UpgradeSettings) -> KubeVersion:
+    """The version the cluster is about to be upgraded to; missing, the
+    test fails (never skips): a preupgrade check that does not know what
+    it prepares for proves nothing."""
+    try:
+        return upgrade_settings.require_target()
+    except UsageError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def run_dir(pytestconfig: pytest.Config, run_id: str) -> Path:
+    """The run's report directory: beside the allure results under
+    ``gauntlet run``, else ``reports/<run id>`` when pytest runs by hand.
+    Files a check keeps for the user (baseline.json, ginkgo's reports,
+    a kept snapshot's record) go here."""
+    alluredir = pytestconfig.getoption("allure_report_dir", None)
+    root = Path(alluredir).parent if alluredir else reports_root() / run_id
+    root.mkdir(parents=True, exist_ok=True)
+    return root
 
 
 @pytest.fixture

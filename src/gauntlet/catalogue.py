@@ -27,16 +27,20 @@ __all__ = [
     "parse_catalogue",
 ]
 
-Profile = Literal["gate", "gameday", "preupgrade", "load", "conformance"]
+Profile = Literal[
+    "gate", "gameday", "preupgrade", "postupgrade", "load", "conformance"
+]
 PROFILE_NAMES: tuple[Profile, ...] = (
     "gate",
     "gameday",
     "preupgrade",
+    "postupgrade",
     "load",
     "conformance",
 )
-"""The run profiles a catalogue section may name; ``gauntlet.profiles``
-says what each one runs."""
+"""The run profiles a test may name; ``gauntlet.profiles`` says what each
+one runs. Every one but ``postupgrade`` names a catalogue section:
+postupgrade checks preupgrade's UPG-05 again, against its baseline."""
 
 _SECTION = re.compile(r"^##\s+(?P<area>[A-Z]+):\s+.*\((?P<profile>\w+)\)\s*$")
 _ROW = re.compile(r"^\|\s*(?P<id>[A-Z]+-\d{2})\s*\|(?P<rest>.*)\|\s*$")

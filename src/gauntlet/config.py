@@ -189,6 +189,17 @@ INTERNAL_ENV: Mapping[str, str] = {
     "gauntlet run from --no-pull, or for the lab",
     "KUBE_GAUNTLET_CONFORMANCE_SKIP": "specs set aside with the reason: set "
     "by gauntlet run from --skip-spec, and for the lab",
+    "KUBE_GAUNTLET_TARGET_VERSION": "the upgrade's target: set by gauntlet "
+    "run from --target-version, after checking it against the cluster",
+    "KUBE_GAUNTLET_KEEP_SNAPSHOT": "where UPG-03 keeps its etcd snapshot: "
+    "set by gauntlet run from --keep-snapshot, for one run",
+    "KUBE_GAUNTLET_BASELINE": "the baseline a postupgrade run compares "
+    "with: set by gauntlet run from --baseline, for one run",
+    "KUBE_GAUNTLET_UPGRADE_COMMAND": "the command UPG-06 rehearses: set by "
+    "gauntlet run from --upgrade-command (or the lab's upgrade) only with "
+    "--rehearse and the destructive opt-in",
+    "KUBE_GAUNTLET_UPGRADE_STEPS_FILE": "where the upgrade command writes "
+    "its steps: set by the UPG-06 check for the command it runs",
     "KUBE_GAUNTLET_ALLOW_DESTRUCTIVE": "the destructive opt-in: only "
     "--allow-destructive, after its checks, may set it",
     "KUBE_GAUNTLET_PROJECT": "where the checkout is: needed to find this "

@@ -48,8 +48,17 @@ PROFILES: dict[str, ProfileSpec] = {
         ),
         ProfileSpec(
             "preupgrade",
-            "read-mostly checks before an upgrade",
+            "is the cluster safe to upgrade to --target-version: skew, "
+            "removed APIs, a restored etcd backup, drains, a baseline "
+            "(--rehearse also runs the upgrade while a workload serves)",
             ("suites/upg",),
+            "not disruptive",
+            destructive=False,
+        ),
+        ProfileSpec(
+            "postupgrade",
+            "what changed since a preupgrade run's baseline (--baseline)",
+            ("suites/postupgrade",),
             "not disruptive",
             destructive=False,
         ),

@@ -21,7 +21,15 @@ SRC = Path(gauntlet.__file__).parent
 FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"__init__", "errors", "wellknown", "exit_codes"}),
     frozenset(
-        {"progress", "project", "images", "catalogue", "config", "children"}
+        {
+            "progress",
+            "project",
+            "images",
+            "catalogue",
+            "config",
+            "children",
+            "kube_version",
+        }
     ),
     frozenset({"profiles", "reporting", "runid"}),
     frozenset({"cluster", "load", "gobuild"}),

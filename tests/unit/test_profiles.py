@@ -11,7 +11,9 @@ def test_profiles_are_the_catalogue_profiles():
     assert tuple(PROFILES) == PROFILE_NAMES
 
 
-@pytest.mark.parametrize("name", ["gate", "preupgrade", "conformance"])
+@pytest.mark.parametrize(
+    "name", ["gate", "preupgrade", "postupgrade", "conformance"]
+)
 def test_safe_profiles_exclude_disruptive_tests(name):
     spec = get_profile(name)
     assert not spec.destructive
@@ -34,5 +36,5 @@ def test_unknown_profile_lists_the_profiles():
         get_profile("gamedy")
     assert str(err.value) == (
         "unknown profile 'gamedy': choose one of gate, gameday, preupgrade, "
-        "load, conformance"
+        "postupgrade, load, conformance"
     )

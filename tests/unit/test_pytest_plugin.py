@@ -80,7 +80,7 @@ def test_bad_profile_and_marker_arguments_fail_collection(pytester):
     result.stdout.fnmatch_lines(
         [
             "*::test_a: profile marker takes one of gate, gameday, "
-            "preupgrade, load, conformance, got ('chaos',)",
+            "preupgrade, postupgrade, load, conformance, got ('chaos',)",
             "*::test_b: guarantee marker takes exactly one ID*",
         ]
     )

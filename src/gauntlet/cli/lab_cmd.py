@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+from pathlib import Path
 from typing import Any
 
+from gauntlet.checks.upg.settings import UPGRADE_STEPS_ENV
 from gauntlet.cluster.client import ClusterTarget, api_client
 from gauntlet.cluster.discovery import ClusterTopology, NodeInfo
 from gauntlet.errors import GauntletError, LabError
@@ -19,6 +22,7 @@ from gauntlet.lab.topology import (
     MAX_WORKERS,
     Topology,
 )
+from gauntlet.lab.upgrade import upgrade_lab
 from gauntlet.lab.versions import CURRENT, RELEASES
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.wellknown import ETCD_CLIENT_PORT, LAB_NAME
@@ -47,6 +51,30 @@ def add_parser(
         "(default); kubeadm: kubeadm init/join, control plane as static "
         "pods; managed: control plane outside the cluster, as on EKS/GKE",
     )
+    up.add_argument(
+        "--version",
+        default=CURRENT.kubernetes,
+        choices=sorted(RELEASES),
+        help="Kubernetes release to run (default %(default)s; the previous "
+        "one is for upgrade rehearsals)",
+    )
+    upgrade = cmds.add_parser(
+        "upgrade",
+        help="upgrade the lab in place, one minor, in the documented order",
+    )
+    upgrade.add_argument(
+        "--to",
+        required=True,
+        choices=sorted(RELEASES),
+        help="release to upgrade to",
+    )
+    upgrade.add_argument(
+        "--steps-file",
+        type=Path,
+        metavar="FILE",
+        help="write each step's start and end as JSON lines (default: "
+        f"${UPGRADE_STEPS_ENV} when set)",
+    )
     cmds.add_parser("down", help="stop the lab and remove every trace")
     build = cmds.add_parser("build", help="build (or find cached) binaries")
     build.add_argument(
@@ -62,14 +90,19 @@ def add_parser(
 
 
 def run(args: argparse.Namespace) -> int:
-    lab = LabCluster()
     if args.lab_command == "up":
+        lab = LabCluster(release=RELEASES[args.version])
         report = lab.up(args.control_planes, args.workers, args.flavor)
         print(f"kubeconfig: {report.kubeconfig}")
         print(
             f"boot time: {report.seconds:.1f}s"
             + (" (reused)" if report.reused else "")
         )
+        return 0
+    lab = LabCluster()
+    if args.lab_command == "upgrade":
+        steps_file = args.steps_file or _env_path(UPGRADE_STEPS_ENV)
+        upgrade_lab(lab, RELEASES[args.to], steps_file)
         return 0
     if args.lab_command == "down":
         leftovers = lab.down()
@@ -87,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
         print(lab.paths.kubeconfig)
         return 0
     return _status(lab, args.json)
+
+
+def _env_path(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value) if value else None
 
 
 def _status(lab: LabCluster, as_json: bool) -> int:

@@ -42,6 +42,12 @@ from gauntlet.cli.targeting import (
     resolve_node_access,
     resolve_target,
 )
+from gauntlet.cli.upgrade_args import (
+    add_upgrade_arguments,
+    check_target_against_server,
+    upgrade_environment,
+    upgrade_profile,
+)
 from gauntlet.cluster.client import connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.config import load_profile, profile_environment
@@ -54,6 +60,7 @@ from gauntlet.exit_codes import (
 )
 from gauntlet.images import IMAGE_REPO_ENV, check_repo, run_images
 from gauntlet.lab.spec_images import LAB_SPEC_DIFFERENCES
+from gauntlet.lab.versions import RELEASES
 from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
 from gauntlet.project import project_root, reports_root
 from gauntlet.reporting.environment import write_environment
@@ -125,6 +132,7 @@ def add_parser(
         run_p, f"${IMAGE_REPO_ENV}, else the --config file's images.repo"
     )
     add_conformance_arguments(run_p)
+    add_upgrade_arguments(run_p)
     run_p.set_defaults(func=run)
 
 
@@ -133,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_profile(args.config) if args.config else {}
     image_repo = requested_image_repo(args.image_repo, settings, os.environ)
     target = resolve_target(args)
+    profile = upgrade_profile(profile, args, target.lab)
     node_access = resolve_node_access(
         requested_node_access(args.node_access, settings, os.environ), target
     )
@@ -150,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     files = RunFiles(reports_root() / run_id)
     topology = _describe_cluster(target, files)
+    check_target_against_server(args, profile, topology.server_version)
     prepare_conformance(profile, topology.server_version)
     argv = [
         *base,
@@ -174,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
         **_environment(target, run_id, node_access),
         **conformance_environment(
             args, profile, target.lab, LAB_SPEC_DIFFERENCES
+        ),
+        **upgrade_environment(
+            args, profile, tuple(RELEASES) if target.lab else None
         ),
     }
     if image_repo:

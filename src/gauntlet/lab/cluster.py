@@ -40,7 +40,7 @@ from gauntlet.lab.topology import (
     Topology,
     plan,
 )
-from gauntlet.lab.versions import CURRENT, Release
+from gauntlet.lab.versions import CURRENT, RELEASES, Release
 from gauntlet.wellknown import APISERVER_PORT
 
 BOOT_TIMEOUT_S = 300.0
@@ -69,10 +69,34 @@ class LabCluster:
     """One lab on this host, described by its state directory."""
 
     def __init__(
-        self, paths: LabPaths | None = None, release: Release = CURRENT
+        self, paths: LabPaths | None = None, release: Release | None = None
     ) -> None:
         self.paths = paths or LabPaths.default()
-        self.release = release
+        self._release = release
+
+    @property
+    def release(self) -> Release:
+        """The release asked for, else the one the lab that is up runs
+        (its manifest), else the current one."""
+        if self._release is not None:
+            return self._release
+        return self.running_release() or CURRENT
+
+    def running_release(self) -> Release | None:
+        """The release the lab that is up runs (after any upgrade)."""
+        try:
+            version = json.loads(self.paths.manifest.read_text())["kubernetes"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return RELEASES.get(str(version))
+
+    def record_release(self, release: Release) -> None:
+        """Note in the manifest that the lab now runs ``release`` (after
+        ``lab upgrade``), so later commands use its binaries."""
+        data = self.manifest()
+        data["kubernetes"] = release.kubernetes
+        self.paths.manifest.write_text(json.dumps(data, indent=2))
+        self._release = release
 
     # -- inspection ---------------------------------------------------------
 
@@ -206,11 +230,25 @@ class LabCluster:
         workers: int = 2,
         flavor: str = "services",
     ) -> BootReport:
-        """Boot a lab of this shape and flavor (or reuse a healthy one)."""
+        """Boot a lab of this shape and flavor (or reuse a healthy one)
+        that runs ``self.release``; a lab of another release is rebuilt."""
+        self._release = self.release  # fixed before down() drops the manifest
         topo = plan(control_planes, workers, flavor)
         current = self.topology()
         missing = self.missing_images() if current is not None else ()
-        if current == topo and not missing and self.healthy():
+        running = self.running_release() if current is not None else None
+        other_release = running is not None and running != self.release
+        if other_release and running is not None:
+            progress.say(
+                f"the lab up runs {running.kubernetes}, not "
+                f"{self.release.kubernetes}"
+            )
+        if (
+            current == topo
+            and not missing
+            and not other_release
+            and self.healthy()
+        ):
             progress.say("a healthy lab of this shape is already up: reusing")
             return BootReport(self.paths.kubeconfig, 0.0, True)
         if missing:

@@ -12,6 +12,7 @@ __all__ = [
     "addresses",
     "labels",
     "name",
+    "namespace",
     "node_name",
     "phase",
     "restarts",
@@ -21,6 +22,10 @@ __all__ = [
 
 def name(obj: client.V1Node | client.V1Pod) -> str:
     return str(obj.metadata.name or "") if obj.metadata else ""
+
+
+def namespace(obj: client.V1Pod) -> str:
+    return str(obj.metadata.namespace or "") if obj.metadata else ""
 
 
 def uid(obj: client.V1Pod) -> str:
