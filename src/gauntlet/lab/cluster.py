@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gauntlet import progress
-from gauntlet.errors import GuaranteeTimeout, LabError
+from gauntlet.errors import LabError
 from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
@@ -26,7 +26,15 @@ from gauntlet.images import (
     GLIBC_DNS_IMAGE,
     PAUSE_IMAGE,
 )
-from gauntlet.lab import addons, build, cleanup, kubeadm, network, node, pki
+from gauntlet.lab import (
+    boot_wait,
+    build,
+    cleanup,
+    kubeadm,
+    network,
+    node,
+    pki,
+)
 from gauntlet.lab import supervisor_client as sup
 from gauntlet.lab.node_images import node_images
 from gauntlet.lab.nodeconfig import Binaries, write_node
@@ -43,7 +51,6 @@ from gauntlet.lab.topology import (
 from gauntlet.lab.versions import CURRENT, RELEASES, Release
 from gauntlet.wellknown import APISERVER_PORT
 
-BOOT_TIMEOUT_S = 300.0
 MANAGED_NAME = "managed-cluster"
 LAB_IMAGES = (
     PAUSE_IMAGE,
@@ -292,7 +299,7 @@ class LabCluster:
                 user="kubernetes-admin",
                 **_kubeconfig_names(topo),
             )
-        self._wait_ready(topo)
+        boot_wait.wait_ready(self, topo)
         seconds = time.monotonic() - start
         self._write_manifest(topo, booted=True, boot_seconds=seconds)
         progress.say(
@@ -376,75 +383,6 @@ class LabCluster:
             env={"PYTHONPATH": src, "PATH": "/usr/bin"},
         )
         self.paths.lb_pid.write_text(f"{proc.pid}\n")
-
-    def _wait_ready(self, topo: Topology) -> None:
-        try:
-            self._wait_ready_steps(topo)
-        except GuaranteeTimeout as exc:
-            logs = self.paths.root / "nodes" / "<node>" / "logs"
-            raise LabError(f"lab did not boot: {exc}; see {logs}") from exc
-
-    def _check_alive(self, topo: Topology) -> None:
-        for n in topo.nodes:
-            np = self.paths.node(n.name)
-            if node.init_pid(np) is None:
-                tail = (
-                    (np.logs / "nodeinit.log")
-                    .read_text(errors="replace")
-                    .strip()
-                    .splitlines()[-3:]
-                )
-                raise LabError(f"lab node {n.name} died: {' | '.join(tail)}")
-
-    def _wait_ready_steps(self, topo: Topology) -> None:
-        kubectl = self.kubectl()
-
-        def api_ready() -> bool:
-            self._check_alive(topo)
-            out = subprocess.run(
-                [*kubectl, "get", "--raw", "/readyz"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-            return out.returncode == 0
-
-        progress.wait_until(
-            "the API server to answer /readyz",
-            api_ready,
-            BOOT_TIMEOUT_S,
-            poll_s=1.0,
-        )
-
-        def registered() -> bool:
-            names = {
-                i["metadata"]["name"]
-                for i in self.kubectl_json("get", "nodes")["items"]
-            }
-            return names >= {n.name for n in topo.kubelet_nodes}
-
-        progress.wait_until(
-            "every node to register", registered, BOOT_TIMEOUT_S, poll_s=1.0
-        )
-        if topo.flavor != "kubeadm":  # kubeadm labels and adds DNS itself
-            addons.label_roles(kubectl, topo)
-            addons.apply_coredns(kubectl)
-        expected = len(topo.kubelet_nodes)
-        progress.wait_until(
-            f"{expected} nodes Ready",
-            lambda: len(self.ready_nodes()) == expected,
-            BOOT_TIMEOUT_S,
-            poll_s=1.0,
-            describe=lambda: f"Ready: {sorted(self.ready_nodes())}",
-        )
-
-        def dns_ready() -> bool:
-            dep = self.kubectl_json(
-                "-n", "kube-system", "get", "deployment", "coredns"
-            )
-            return int(dep["status"].get("readyReplicas") or 0) >= 1
-
-        progress.wait_until("CoreDNS to be ready", dns_ready, BOOT_TIMEOUT_S)
 
 
 def _kubeconfig_names(topo: Topology) -> dict[str, str]:

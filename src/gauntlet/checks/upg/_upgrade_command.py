@@ -36,6 +36,10 @@ class CommandResult:
     exit_code: int
     start: float
     end: float
+    """Epoch seconds (the clock pod logs and steps files use)."""
+    started: float
+    ended: float
+    """Monotonic seconds (the clock the write recorder uses)."""
     tail: tuple[str, ...]
     timed_out: bool = False
 
@@ -70,7 +74,7 @@ def run_upgrade(
     run is interrupted, which then propagates."""
     env = {**os.environ, UPGRADE_STEPS_ENV: str(steps_file)}
     tail: list[str] = []
-    start = time.time()
+    start, started = time.time(), time.monotonic()
     with log.open("w") as out:
         proc = subprocess.Popen(
             ["sh", "-c", command],
@@ -95,7 +99,15 @@ def run_upgrade(
             if proc.poll() is None:
                 proc.terminate()
             code = wait_or_kill(proc, STOP_GRACE_S)
-    return CommandResult(code, start, time.time(), tuple(tail), timed_out)
+    return CommandResult(
+        code,
+        start,
+        time.time(),
+        started,
+        time.monotonic(),
+        tuple(tail),
+        timed_out,
+    )
 
 
 def read_steps(path: Path) -> list[StepRecord]:

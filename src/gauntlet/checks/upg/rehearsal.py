@@ -90,7 +90,7 @@ def check_upgrade_rehearsal(
     with ctx.part("Service during the upgrade") as part:
         _judge_service(ctx, part, result)
     with ctx.part("writes through the front door") as part:
-        stats = writes.write_stats(recorder.ops, result.start, result.end)
+        stats = writes.write_stats(recorder.ops, result.started, result.ended)
         writes.attempted(stats, "during the upgrade")
         ctx.measure("writes failed during the upgrade", stats.failed, "")
         gap = writes.longest_gap_s(stats, "during the upgrade")
