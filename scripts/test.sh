@@ -2,7 +2,8 @@
 # The project's own tests, in the order that keeps one lab alive longest:
 # unit (no cluster), lab (boots a 3+2 lab), end-to-end CLI runs and
 # sabotages (on that lab), then the lifecycle tests (which tear it down),
-# then the cluster shapes (a kubeadm lab, then a managed lab, met by
+# then the upgrade tests (a lab at the previous release, checked before
+# and while it is upgraded to the current one), then the cluster shapes (a kubeadm lab, then a managed lab, met by
 # kubeconfig; the last one leaves no lab).
 # A lab test that cannot run fails; nothing is silently skipped.
 #
@@ -20,7 +21,7 @@ if [ "${1:-}" = "--all" ]; then
   select=()
   shift
 fi
-suites=(tests/unit tests/lab tests/e2e tests/sabotage tests/lifecycle tests/shapes)
+suites=(tests/unit tests/lab tests/e2e tests/sabotage tests/lifecycle tests/upgrade tests/shapes)
 present=()
 for s in "${suites[@]}"; do [ -d "$s" ] && present+=("$s"); done
 trap '.venv/bin/gauntlet lab down >/dev/null 2>&1 || true' EXIT

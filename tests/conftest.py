@@ -18,6 +18,7 @@ from gauntlet.cluster.discovery import ClusterTopology
 from gauntlet.errors import GauntletError
 from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.versions import CURRENT
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.wellknown import LAB_NAME
 
@@ -31,7 +32,7 @@ cores has timing noise that a unit test has not. The retry shows as
 
 @pytest.fixture(scope="session")
 def lab() -> LabCluster:
-    cluster = LabCluster()
+    cluster = LabCluster(release=CURRENT)
     try:
         cluster.up(control_planes=3, workers=2)
     except GauntletError as exc:

@@ -29,6 +29,7 @@ from gauntlet.errors import GauntletError
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.faults.mirror import ConfigMapMirror
 from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.versions import CURRENT
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.runid import new_run_id
@@ -44,7 +45,7 @@ SHAPES = {"kubeadm": (3, 2), "managed": (3, 2)}
 def shaped_lab(request: pytest.FixtureRequest) -> LabCluster:
     """The lab in the module's ``FLAVOR`` (reused when already up)."""
     flavor = request.module.FLAVOR
-    lab = LabCluster()
+    lab = LabCluster(release=CURRENT)
     try:
         lab.up(*SHAPES[flavor], flavor=flavor)
     except GauntletError as exc:
