@@ -160,16 +160,13 @@ def test_no_module_is_a_large_room() -> None:
 
 
 def test_one_etcd_client() -> None:
-    """etcdctl is run from one place: ``gauntlet.observe.etcd`` (the
-    lab's build only compiles it)."""
+    """etcdctl and etcdutl are run from one place: ``gauntlet.observe.etcd``
+    (``gobuild.etcd`` only compiles them, by module path)."""
     spelling = {
         name
         for name, path in _modules().items()
-        if '"etcdctl' in path.read_text() or "'etcdctl" in path.read_text()
+        for tool in ("etcdctl", "etcdutl")
+        if f'"{tool}' in path.read_text() or f"'{tool}" in path.read_text()
     }
-    outside = {
-        n
-        for n in spelling - {"gauntlet.lab.build"}
-        if not n.startswith("gauntlet.observe.etcd")
-    }
+    outside = {n for n in spelling if not n.startswith("gauntlet.observe.etcd")}
     assert not outside, f"etcdctl run outside observe.etcd: {outside}"

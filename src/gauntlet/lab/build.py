@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gauntlet.gobuild import etcd as gobuild_etcd
 from gauntlet.gobuild.build import (
     GoBuild,
     ensure_built,
@@ -23,17 +24,6 @@ from gauntlet.project import cache_root
 AGNHOST_PACKAGE = "k8s.io/kubernetes/test/images/agnhost"
 NONEWPRIVS_PACKAGE = "k8s.io/kubernetes/test/images/nonewprivs"
 """``nnp``, which the nonewprivs image runs setuid (``lab.spec_images``)."""
-
-ETCD_MAIN = """package main
-
-import (
-\t"os"
-
-\t"go.etcd.io/etcd/server/v3/etcdmain"
-)
-
-func main() { etcdmain.Main(os.Args) }
-"""
 
 
 def kubernetes_build(release: Release = CURRENT) -> GoBuild:
@@ -66,21 +56,8 @@ def kubernetes_build(release: Release = CURRENT) -> GoBuild:
 
 
 def etcd_build(release: Release = CURRENT) -> GoBuild:
-    v = release.etcd
-    return GoBuild(
-        name="etcd",
-        version=v,
-        requires=tuple(
-            (f"go.etcd.io/etcd/{m}/v3", v)
-            for m in ("server", "etcdctl", "etcdutl")
-        ),
-        packages=(
-            ".",
-            "go.etcd.io/etcd/etcdctl/v3",
-            "go.etcd.io/etcd/etcdutl/v3",
-        ),
-        sources={"main.go": ETCD_MAIN},
-    )
+    """The release's etcd, etcdctl and etcdutl (``gobuild.etcd``)."""
+    return gobuild_etcd.etcd_build(release.etcd)
 
 
 def containerd_build(release: Release = CURRENT) -> GoBuild:

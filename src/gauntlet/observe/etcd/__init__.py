@@ -13,7 +13,9 @@ access (or none). etcdctl is found, in order:
   kubeadm's certificate paths (no node access needed).
 
 No etcd client credential ever leaves the cluster's nodes. Placements
-live in ``placement``, the records in ``models``.
+live in ``placement``, the records in ``models``; ``snapshot`` saves a
+member's snapshot and fetches it, ``scratch`` restores one into a
+member on the runner, ``keyspace`` reads keys page by page from either.
 """
 
 from __future__ import annotations

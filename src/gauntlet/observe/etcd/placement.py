@@ -79,9 +79,20 @@ class HostEtcdCtl:
     def where(self) -> str:
         return f"node {self.node}"
 
+    @property
+    def local_endpoint(self) -> str:
+        """The client URL of this node's own member (what a snapshot,
+        which reads one member only, is taken from)."""
+        return self.endpoints[0]
+
     def run(
-        self, args: Sequence[str], endpoints: Sequence[str] | None
+        self,
+        args: Sequence[str],
+        endpoints: Sequence[str] | None,
+        timeout_s: float = ETCDCTL_TIMEOUT_S,
     ) -> subprocess.CompletedProcess[str]:
+        """``etcdctl -w json ARGS`` on the node; a later ``--flag`` in
+        ``args`` overrides the defaults (``--command-timeout``)."""
         return self.nodes.run(
             self.node,
             [
@@ -96,7 +107,7 @@ class HostEtcdCtl:
                 "json",
                 *args,
             ],
-            timeout_s=ETCDCTL_TIMEOUT_S,
+            timeout_s=timeout_s,
         )
 
 
