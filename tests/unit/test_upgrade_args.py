@@ -57,10 +57,14 @@ def test_postupgrade_needs_an_existing_baseline(tmp_path):
             parse("--baseline", str(tmp_path / "none.json")),
             True,
         )
+
+
+def test_a_file_that_is_no_baseline_stops_the_run_before_it_starts(tmp_path):
     baseline = tmp_path / "baseline.json"
     baseline.write_text("{}")
     args = parse("--baseline", str(baseline))
-    upgrade_profile(get_profile("postupgrade"), args, True)
+    with pytest.raises(UsageError, match=str(baseline)):
+        upgrade_profile(get_profile("postupgrade"), args, True)
     env = upgrade_environment(args, get_profile("postupgrade"), None)
     assert env == {BASELINE_ENV: str(baseline)}
 

@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from gauntlet.checks.upg.baseline import load_baseline
 from gauntlet.checks.upg.settings import (
     BASELINE_ENV,
     KEEP_SNAPSHOT_ENV,
@@ -212,6 +213,7 @@ def _check_baseline(path: Path | None) -> None:
         )
     if not path.is_file():
         raise UsageError(f"--baseline {path}: no such file")
+    load_baseline(path)  # a file that is no baseline stops the run here
 
 
 def _check_directory(path: Path) -> None:

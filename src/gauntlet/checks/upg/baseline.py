@@ -50,6 +50,7 @@ __all__ = [
     "STEP",
     "check_baseline_is_green",
     "check_cluster_matches_baseline",
+    "load_baseline",
     "gate_parts",
 ]
 
