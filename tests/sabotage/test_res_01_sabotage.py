@@ -9,7 +9,6 @@ from gauntlet.checks.chaos.nodes import check_kubelet_stop
 from gauntlet.errors import GuaranteeViolated
 
 
-@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
 @pytest.mark.disruptive
 def test_a_node_that_stays_ready_too_long_is_reported(
     faults, cluster, lab_check, ledger, restore
