@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
     lab = LabCluster()
     if args.lab_command == "upgrade":
         steps_file = args.steps_file or _env_path(UPGRADE_STEPS_ENV)
+        # a SIGTERM (a rehearsal stopped) unwinds like Ctrl-C: the node
+        # being drained is uncordoned on the way out
+        signal.signal(signal.SIGTERM, _interrupt)
         upgrade_lab(lab, RELEASES[args.to], steps_file)
         return 0
     if args.lab_command == "down":
@@ -120,6 +124,10 @@ def run(args: argparse.Namespace) -> int:
         print(lab.paths.kubeconfig)
         return 0
     return _status(lab, args.json)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _env_path(name: str) -> Path | None:

@@ -30,9 +30,11 @@ from gauntlet import progress
 from gauntlet.cluster.client import ClusterTarget, api_client
 from gauntlet.cluster.drain import cordon, drain, uncordon
 from gauntlet.errors import GauntletError, LabError
+from gauntlet.kube_version import parse_version
 from gauntlet.lab import build
 from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.cluster import LabCluster
+from gauntlet.lab.components import Binaries
 from gauntlet.lab.versions import Release
 from gauntlet.wellknown import APISERVER_PORT, LAB_NAME
 
@@ -113,25 +115,11 @@ def upgrade_lab(
                     if name == "kube-apiserver":
                         _wait_apiserver_ready(lab, cp.ip, to)
         for n in topo.kubelet_nodes:
-            with record("drain", n.name):
-                cordon(core, n.name)
-                result = drain(core, n.name, DRAIN_TIMEOUT_S)
-                if not result.complete:
-                    raise LabError(
-                        f"draining {n.name} left {', '.join(result.remaining)}"
-                        f" after {DRAIN_TIMEOUT_S:.0f}s (PodDisruptionBudgets"
-                        f" refused {result.refused} evictions); it stays "
-                        "cordoned"
-                    )
-            for name in NODE_AGENTS:
-                if not _runs(access, n.name, name):
-                    continue
-                with record(name, n.name):
-                    _swap(access, n.name, name, old.kubernetes, new.kubernetes)
-                    if name == "kubelet":
-                        _wait_node_ready_at(core, n.name, to)
-            with record("uncordon", n.name):
-                uncordon(core, n.name)
+            try:
+                _upgrade_node(access, core, record, n.name, old, new, to)
+            except BaseException:
+                uncordon(core, n.name)  # stopped halfway: schedulable again
+                raise
     finally:
         cluster.close()
     lab.record_release(to)
@@ -142,9 +130,40 @@ def upgrade_lab(
     return steps
 
 
+def _upgrade_node(
+    access: LabNodeAccess,
+    core: client.CoreV1Api,
+    record: Callable[[str, str], AbstractContextManager[None]],
+    node: str,
+    old: Binaries,
+    new: Binaries,
+    to: Release,
+) -> None:
+    """Drain, kubelet and kube-proxy to ``to``, Ready, uncordon."""
+    with record("drain", node):
+        cordon(core, node)
+        result = drain(core, node, DRAIN_TIMEOUT_S)
+        if not result.complete:
+            raise LabError(
+                f"draining {node} left {', '.join(result.remaining)} after "
+                f"{DRAIN_TIMEOUT_S:.0f}s (PodDisruptionBudgets refused "
+                f"{result.refused} evictions)"
+            )
+    for name in NODE_AGENTS:
+        if not _runs(access, node, name):
+            continue
+        with record(name, node):
+            _swap(access, node, name, old.kubernetes, new.kubernetes)
+            if name == "kubelet":
+                _wait_node_ready_at(core, node, to)
+    with record("uncordon", node):
+        uncordon(core, node)
+
+
 def _check_step(current: Release, to: Release) -> None:
-    if to.minor == current.minor + 1 or (
-        to.minor == current.minor and to.kubernetes > current.kubernetes
+    now, then = parse_version(current.kubernetes), parse_version(to.kubernetes)
+    if then.major == now.major and (
+        then.minor == now.minor + 1 or (then.minor == now.minor and then > now)
     ):
         return
     raise LabError(
