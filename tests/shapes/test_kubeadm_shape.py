@@ -88,3 +88,18 @@ def test_down_leaves_nothing_behind(shaped_lab):
     """Static pods, kubeadm's files and its containers go with the nodes."""
     assert shaped_lab.down() == []
     assert_nothing_left(shaped_lab)
+
+
+def test_preupgrade_passes_by_kubeconfig_and_pod_backend(kubeconfig):
+    """Static pods read for versions, etcd snapshotted and restored from
+    inside its container's root, drains dry-run: all as a kubeadm user."""
+    proc = run_as_user(
+        "run", "--profile", "preupgrade", "--target-version", "v1.38.0",
+        "--kubeconfig", str(kubeconfig), "--node-access", "pod",
+    )  # fmt: skip
+    found = results(proc)
+    verdicts = {k: g["verdict"] for k, g in found.items()}
+    assert verdicts == {f"UPG-0{n}": "pass" for n in range(1, 6)}, verdicts
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    backup = {m["name"] for m in found["UPG-03"]["measurements"]}
+    assert {"etcd backup time", "etcd restore time"} <= backup, backup
