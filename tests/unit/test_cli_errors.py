@@ -16,7 +16,9 @@ def kubeconfig(tmp_path):
 def test_unknown_profile(tmp_path):
     done = gauntlet(tmp_path, "run", "--profile", "nope")
     assert_one_line_error(
-        done, "unknown profile 'nope'", "gate, gameday, preupgrade, postupgrade, load"
+        done,
+        "unknown profile 'nope'",
+        "gate, gameday, preupgrade, postupgrade, load",
     )
 
 
