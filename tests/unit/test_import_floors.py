@@ -29,6 +29,7 @@ FLOORS: tuple[frozenset[str], ...] = (
             "config",
             "children",
             "kube_version",
+            "upgrade_steps",
         }
     ),
     frozenset({"profiles", "reporting", "runid"}),

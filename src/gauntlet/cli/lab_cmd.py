@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from gauntlet.checks.upg.settings import UPGRADE_STEPS_ENV
 from gauntlet.cluster.client import ClusterTarget, api_client
 from gauntlet.cluster.discovery import ClusterTopology, NodeInfo
 from gauntlet.errors import GauntletError, LabError
@@ -26,6 +25,7 @@ from gauntlet.lab.topology import (
 from gauntlet.lab.upgrade import upgrade_lab
 from gauntlet.lab.versions import CURRENT, RELEASES
 from gauntlet.observe.etcd import EtcdClient
+from gauntlet.upgrade_steps import UPGRADE_STEPS_ENV
 from gauntlet.wellknown import ETCD_CLIENT_PORT, LAB_NAME
 
 

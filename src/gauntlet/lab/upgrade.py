@@ -19,7 +19,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import urllib3
@@ -36,6 +35,7 @@ from gauntlet.lab.access import LabNodeAccess
 from gauntlet.lab.cluster import LabCluster
 from gauntlet.lab.components import Binaries
 from gauntlet.lab.versions import Release
+from gauntlet.upgrade_steps import Step, append_step
 from gauntlet.wellknown import APISERVER_PORT, LAB_NAME
 
 __all__ = ["Step", "swap_binary", "upgrade_lab"]
@@ -44,20 +44,6 @@ DRAIN_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 180.0
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 NODE_AGENTS = ("kubelet", "kube-proxy")
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the upgrade, timed on the runner's clock (epoch s)."""
-
-    step: str
-    node: str
-    start: float
-    end: float
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
 
 
 def swap_binary(argv: list[str], old_dir: Path, new_dir: Path) -> list[str]:
@@ -186,8 +172,7 @@ def _recorder(
         done = Step(step, node, start, time.time())
         steps.append(done)
         if steps_file is not None:
-            with steps_file.open("a") as out:
-                out.write(json.dumps(asdict(done)) + "\n")
+            append_step(steps_file, done)
 
     return record
 

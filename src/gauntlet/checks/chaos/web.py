@@ -18,6 +18,7 @@ from gauntlet.observe import objects
 __all__ = [
     "judge_service",
     "SERVICE_MIN_RATIO",
+    "client_script",
     "deploy_web",
     "deploy_web_async",
     "pod_snapshot",
@@ -89,21 +90,26 @@ def start_service_client(ctx: CheckContext, service: str, node: str) -> None:
     """A pod on ``node`` that GETs the Service's ClusterIP every 0.5 s and
     logs ``<epoch> ok|fail``: it keeps measuring while the API is down."""
     core = ctx.cluster.core()
-    svc = core.read_namespaced_service(service, ctx.namespace)
-    ip = str(svc.spec.cluster_ip) if svc.spec else ""
-    script = (
-        f"{workloads.fetch_function(ip, 80)}; while true; do "
-        'if fetch; then r=ok; else r=fail; fi; echo "$(date +%s) $r"; '
-        f"sleep {CLIENT_PERIOD_S}; done"
-    )
     manifest = workloads.shell_pod(
         CLIENT_POD,
         ctx.images.workload,
         node_name=node,
-        command=["sh", "-c", script],
+        command=["sh", "-c", client_script(ctx, service)],
     )
     core.create_namespaced_pod(ctx.namespace, manifest)  # type: ignore[arg-type]
     workloads.wait_pod_running(core, ctx.namespace, CLIENT_POD)
+
+
+def client_script(ctx: CheckContext, service: str) -> str:
+    """A shell loop that GETs the Service's ClusterIP every 0.5 s and logs
+    ``<epoch> ok|fail`` (what ``service_log`` reads)."""
+    svc = ctx.cluster.core().read_namespaced_service(service, ctx.namespace)
+    ip = str(svc.spec.cluster_ip) if svc.spec else ""
+    return (
+        f"{workloads.fetch_function(ip, 80)}; while true; do "
+        'if fetch; then r=ok; else r=fail; fi; echo "$(date +%s) $r"; '
+        f"sleep {CLIENT_PERIOD_S}; done"
+    )
 
 
 def service_log(

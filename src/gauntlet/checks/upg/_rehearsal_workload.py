@@ -10,6 +10,7 @@ a kubelet restart leaves containers running, so the client logs
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -55,20 +56,15 @@ def deploy(ctx: CheckContext, client_node: str) -> None:
         workloads.disruption_budget(APP, 1),
         namespace=ctx.namespace,
     )
-    core = ctx.cluster.core()
-    svc = core.read_namespaced_service(APP, ctx.namespace)
-    ip = str(svc.spec.cluster_ip) if svc.spec else ""
-    script = (
-        f"{workloads.fetch_function(ip, 80)}; while true; do "
-        'if fetch; then r=ok; else r=fail; fi; echo "$(date +%s) $r"; '
-        f"sleep {web.CLIENT_PERIOD_S}; done"
-    )
+    script = web.client_script(ctx, APP)
     utils.create_from_dict(  # type: ignore[no-untyped-call]
         ctx.cluster.api,
         _client_daemonset(ctx.images.workload, client_node, script),
         namespace=ctx.namespace,
     )
-    workloads.wait_pod_running(core, ctx.namespace, _client_pod(ctx))
+    workloads.wait_pod_running(
+        ctx.cluster.core(), ctx.namespace, _client_pod(ctx)
+    )
 
 
 def _client_daemonset(image: str, node: str, script: str) -> dict[str, Any]:
@@ -93,8 +89,6 @@ def _client_daemonset(image: str, node: str, script: str) -> dict[str, Any]:
 def _client_pod(ctx: CheckContext) -> str:
     """The client DaemonSet's one pod (waited for: the controller makes
     it a moment after the DaemonSet)."""
-    import time
-
     core = ctx.cluster.core()
     for _ in range(60):
         pods = workloads.pods_of(core, ctx.namespace, CLIENT)

@@ -4,14 +4,13 @@ The command is whatever upgrades the cluster (``gauntlet lab upgrade``,
 a kubeadm playbook, a managed offering's CLI); the check only measures
 around it. Its output is shown as it comes (an upgrade takes minutes)
 and kept whole in the run's directory. A command may write its steps as
-JSON lines (``{"step", "node", "start", "end"}``, epoch seconds) to the
-file named by ``KUBE_GAUNTLET_UPGRADE_STEPS_FILE``: they become the
-report's per-step durations.
+JSON lines (``gauntlet.upgrade_steps``) to the file named by
+``KUBE_GAUNTLET_UPGRADE_STEPS_FILE``: they become the report's per-step
+durations.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -19,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gauntlet.checks.upg.settings import UPGRADE_STEPS_ENV
 from gauntlet.children import wait_or_kill
+from gauntlet.upgrade_steps import UPGRADE_STEPS_ENV
 
-__all__ = ["CommandResult", "StepRecord", "read_steps", "run_upgrade"]
+__all__ = ["CommandResult", "run_upgrade"]
 
 UPGRADE_TIMEOUT_S = 3600.0
 STOP_GRACE_S = 30.0
@@ -42,20 +41,6 @@ class CommandResult:
     """Monotonic seconds (the clock the write recorder uses)."""
     tail: tuple[str, ...]
     timed_out: bool = False
-
-    @property
-    def seconds(self) -> float:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """One step the command reported."""
-
-    step: str
-    node: str
-    start: float
-    end: float
 
     @property
     def seconds(self) -> float:
@@ -108,27 +93,3 @@ def run_upgrade(
         tuple(tail),
         timed_out,
     )
-
-
-def read_steps(path: Path) -> list[StepRecord]:
-    """The steps the command wrote; none when it wrote no file. A line
-    that is not a step is skipped (the command's format, not ours)."""
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        return []
-    found = []
-    for line in lines:
-        try:
-            raw = json.loads(line)
-            found.append(
-                StepRecord(
-                    str(raw["step"]),
-                    str(raw.get("node", "")),
-                    float(raw["start"]),
-                    float(raw["end"]),
-                )
-            )
-        except (ValueError, KeyError, TypeError):
-            continue
-    return found

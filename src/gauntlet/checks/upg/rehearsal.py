@@ -26,15 +26,12 @@ from gauntlet.checks.arch.leases import check_one_active_leader_each
 from gauntlet.checks.chaos import writes
 from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.checks.upg import _rehearsal_workload as workload
-from gauntlet.checks.upg._upgrade_command import (
-    CommandResult,
-    read_steps,
-    run_upgrade,
-)
+from gauntlet.checks.upg._upgrade_command import CommandResult, run_upgrade
 from gauntlet.cluster import workloads
 from gauntlet.errors import GuaranteeTimeout, GuaranteeViolated, UsageError
 from gauntlet.kube_version import KubeVersion, parse_version
 from gauntlet.observe import objects
+from gauntlet.upgrade_steps import read_steps
 
 __all__ = ["check_upgrade_rehearsal"]
 

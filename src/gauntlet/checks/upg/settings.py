@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gauntlet.errors import UsageError
 from gauntlet.kube_version import KubeVersion, parse_version
+from gauntlet.upgrade_steps import UPGRADE_STEPS_ENV
 
 __all__ = [
     "BASELINE_ENV",
@@ -32,9 +33,6 @@ BASELINE_ENV = "KUBE_GAUNTLET_BASELINE"
 """postupgrade: the ``baseline.json`` a preupgrade run saved."""
 UPGRADE_COMMAND_ENV = "KUBE_GAUNTLET_UPGRADE_COMMAND"
 """UPG-06: the shell command that upgrades the cluster (the rehearsal)."""
-UPGRADE_STEPS_ENV = "KUBE_GAUNTLET_UPGRADE_STEPS_FILE"
-"""UPG-06: where the upgrade command may write its steps (JSON lines of
-``{"step": ..., "start": epoch s, "end": epoch s}``)."""
 
 
 @dataclass(frozen=True)
