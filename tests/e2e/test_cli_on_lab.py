@@ -24,6 +24,7 @@ from e2e_cli import PROJECT, gauntlet, one_clear_line, summary_of
 from gauntlet import progress
 from gauntlet.lab.pki import write_kubeconfig
 from gauntlet.lab.topology import LB_ENDPOINT
+from gauntlet.lab.versions import CURRENT
 
 
 def test_gate_on_the_lab_passes_and_writes_every_report(lab):
@@ -144,6 +145,7 @@ def test_lab_status_and_kubeconfig_commands(lab):
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert len(report["nodes"]) == 5
+    assert report["kubernetes"] == CURRENT.kubernetes
     assert sum(m.get("is_leader", False) for m in report["etcd"]) == 1
     path = gauntlet("lab", "kubeconfig").stdout.strip()
     assert yaml.safe_load(Path(path).read_text())["current-context"]

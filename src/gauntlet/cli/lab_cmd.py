@@ -167,11 +167,18 @@ def _status(lab: LabCluster, as_json: bool) -> int:
             }
         )
     etcd = _etcd_members(lab)
+    running = lab.running_release()
+    release = running.kubernetes if running else "unknown"
     if as_json:
-        out = {"flavor": topo.flavor, "nodes": report, "etcd": etcd}
+        out = {
+            "flavor": topo.flavor,
+            "kubernetes": release,
+            "nodes": report,
+            "etcd": etcd,
+        }
         print(json.dumps(out, indent=2))
         return 0
-    print(f"{topo.flavor} lab")
+    print(f"{topo.flavor} lab, Kubernetes {release}")
     members = {n.name for n in topo.kubelet_nodes}
     for entry in report:
         flag = "Ready" if entry["ready"] else "NotReady"

@@ -9,7 +9,9 @@ Ready at the new version, uncordoned. A component is upgraded by giving
 its supervisor the same command line with the new release's binary.
 
 Each step's start and end go to a JSON-lines file when asked, so that a
-rehearsal (UPG-06) reports per-step durations from the same clock.
+rehearsal (UPG-06) reports per-step durations from the same clock. An
+upgrade stopped halfway is finished by running it again: components
+already on the new binary are left alone.
 """
 
 from __future__ import annotations
@@ -188,7 +190,11 @@ def _runs(access: LabNodeAccess, node: str, name: str) -> bool:
 def _swap(
     access: LabNodeAccess, node: str, name: str, old_dir: Path, new_dir: Path
 ) -> None:
+    """Restart the component on the new binary; one that already runs it
+    (an upgrade stopped halfway, run again) is left alone."""
     argv = access.argv(node, name)
+    if argv and argv[0].startswith(f"{new_dir}/"):
+        return
     access.set_argv(node, name, swap_binary(argv, old_dir, new_dir))
 
 
