@@ -37,3 +37,8 @@ def test_a_downgrade_or_a_skipped_minor_is_refused():
     skipping = Release("v1.39.0", "v3.7.3", "v2.4.2", "v1.14.6")
     with pytest.raises(LabError, match="one minor at a time"):
         _check_step(PREVIOUS, skipping)
+
+
+def test_the_release_the_lab_runs_is_no_upgrade():
+    with pytest.raises(LabError, match="already runs v1.37.2"):
+        _check_step(CURRENT, CURRENT)

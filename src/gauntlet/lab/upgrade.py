@@ -150,6 +150,8 @@ def _upgrade_node(
 
 def _check_step(current: Release, to: Release) -> None:
     now, then = parse_version(current.kubernetes), parse_version(to.kubernetes)
+    if now == then:
+        raise LabError(f"the lab already runs {to.kubernetes}")
     if then.major == now.major and (
         then.minor == now.minor + 1 or (then.minor == now.minor and then > now)
     ):
