@@ -84,12 +84,6 @@ def test_the_gameday_node_faults_pass_through_the_pod_backend(
     assert set(verdicts.values()) == {"pass"}, verdicts
 
 
-def test_down_leaves_nothing_behind(shaped_lab):
-    """Static pods, kubeadm's files and its containers go with the nodes."""
-    assert shaped_lab.down() == []
-    assert_nothing_left(shaped_lab)
-
-
 def test_preupgrade_passes_by_kubeconfig_and_pod_backend(kubeconfig):
     """Static pods read for versions, etcd snapshotted and restored from
     inside its container's root, drains dry-run: all as a kubeadm user."""
@@ -103,3 +97,9 @@ def test_preupgrade_passes_by_kubeconfig_and_pod_backend(kubeconfig):
     assert proc.returncode == 0, proc.stdout[-3000:]
     backup = {m["name"] for m in found["UPG-03"]["measurements"]}
     assert {"etcd backup time", "etcd restore time"} <= backup, backup
+
+
+def test_down_leaves_nothing_behind(shaped_lab):
+    """Static pods, kubeadm's files and its containers go with the nodes."""
+    assert shaped_lab.down() == []
+    assert_nothing_left(shaped_lab)
