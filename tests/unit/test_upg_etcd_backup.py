@@ -254,7 +254,11 @@ def test_a_member_state_names_id_version_and_revision():
             {
                 "Endpoint": "https://10.0.0.2:2379",
                 "Status": {
-                    "header": {"member_id": 255, "revision": 812},
+                    "header": {
+                        "member_id": 255,
+                        "revision": 812,
+                        "raft_term": 2,
+                    },
                     "version": "3.7.3",
                 },
             }

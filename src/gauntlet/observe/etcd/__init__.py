@@ -34,7 +34,13 @@ from gauntlet.errors import (
     Unobservable,
 )
 from gauntlet.nodes.base import NodeAccess
-from gauntlet.observe.etcd.models import EtcdHash, Member, MemberStatus, member
+from gauntlet.observe.etcd.models import (
+    EtcdHash,
+    Member,
+    MemberStatus,
+    member,
+    member_status,
+)
 from gauntlet.observe.etcd.placement import (
     ETCDCTL_TIMEOUT_S,
     HostEtcdCtl,
@@ -132,21 +138,8 @@ class EtcdClient:
         self, endpoints: Sequence[str] | None = None
     ) -> list[MemberStatus]:
         """Status of every member (or of ``endpoints``) that answers."""
-        found = []
-        for row in self.rows("endpoint", "status", endpoints=endpoints):
-            status = row["Status"]
-            header = status["header"]
-            found.append(
-                MemberStatus(
-                    endpoint=str(row["Endpoint"]),
-                    member_id=f"{int(header['member_id']):x}",
-                    leader_id=f"{int(status.get('leader', 0)):x}",
-                    revision=int(header["revision"]),
-                    raft_term=int(header["raft_term"]),
-                    db_size=int(status.get("dbSize", 0)),
-                )
-            )
-        return found
+        rows = self.rows("endpoint", "status", endpoints=endpoints)
+        return [member_status(row) for row in rows]
 
     def hashes(self, revision: int | None = None) -> list[EtcdHash]:
         """Every answering member's KV hash, at ``revision`` if given."""

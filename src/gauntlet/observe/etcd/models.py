@@ -5,11 +5,12 @@ Parsed from etcdctl's ``-w json`` output by ``gauntlet.observe.etcd``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["EtcdHash", "Member", "MemberStatus", "member"]
+__all__ = ["EtcdHash", "Member", "MemberStatus", "member", "member_status"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class MemberStatus:
     revision: int
     raft_term: int
     db_size: int
+    version: str = ""
+    """The server's release (``3.7.3``); empty when it does not say."""
 
     @property
     def is_leader(self) -> bool:
@@ -32,6 +35,25 @@ class MemberStatus:
     def host(self) -> str:
         """The endpoint's address without scheme and port."""
         return self.endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
+
+
+def member_status(row: Mapping[str, Any]) -> MemberStatus:
+    """One row of ``etcdctl endpoint status -w json``.
+
+    Raises:
+        KeyError, TypeError, ValueError: the row is not a status.
+    """
+    status = row["Status"]
+    header = status["header"]
+    return MemberStatus(
+        endpoint=str(row["Endpoint"]),
+        member_id=f"{int(header['member_id']):x}",
+        leader_id=f"{int(status.get('leader', 0)):x}",
+        revision=int(header["revision"]),
+        raft_term=int(header["raft_term"]),
+        db_size=int(status.get("dbSize", 0)),
+        version=str(status.get("version") or ""),
+    )
 
 
 @dataclass(frozen=True)

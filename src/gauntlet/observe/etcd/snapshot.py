@@ -31,11 +31,11 @@ from gauntlet.errors import (
 )
 from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe.etcd import EtcdClient, HostEtcdCtl
+from gauntlet.observe.etcd.models import MemberStatus, member_status
 
 __all__ = [
     "CHUNK_BYTES",
     "SAVE_TIMEOUT_S",
-    "MemberState",
     "Snapshot",
     "SnapshotFailed",
     "checksum_problem",
@@ -72,23 +72,13 @@ class SnapshotFailed(ClusterOperationFailed):
 
 
 @dataclass(frozen=True)
-class MemberState:
-    """One member as ``endpoint status`` shows it."""
-
-    member_id: str
-    version: str
-    """The server's release (``3.7.3``): the drill restores with it."""
-    revision: int
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """A snapshot fetched to the runner."""
 
     path: Path
     node: str
     endpoint: str
-    member: MemberState
+    member: MemberStatus
     """The member it was taken from, as it stood just before."""
     revision_after: int
     """The member's revision right after the save: the snapshot's own
@@ -114,7 +104,7 @@ def remote_path(run_name: str) -> str:
     return f"{REMOTE_DIR}/kube-gauntlet-{slug[:100]}.etcd-snapshot.db"
 
 
-def member_state(text: str) -> MemberState:
+def member_state(text: str) -> MemberStatus:
     """The first row of ``endpoint status -w json``.
 
     Raises:
@@ -123,12 +113,7 @@ def member_state(text: str) -> MemberState:
     rows: Any = json.loads(text)
     if not isinstance(rows, list) or not rows:
         raise ValueError(f"no endpoint status: {text.strip()[:200]!r}")
-    status = rows[0]["Status"]
-    return MemberState(
-        member_id=f"{int(status['header']['member_id']):x}",
-        version=str(status.get("version") or ""),
-        revision=int(status["header"]["revision"]),
-    )
+    return member_status(rows[0])
 
 
 def checksum_problem(path: Path) -> str:
@@ -198,7 +183,7 @@ def take_snapshot(etcd: EtcdClient, run_name: str, into: Path) -> Snapshot:
     return snap
 
 
-def _status(ctl: HostEtcdCtl) -> MemberState:
+def _status(ctl: HostEtcdCtl) -> MemberStatus:
     where = f"etcd member {ctl.local_endpoint} on node {ctl.node}"
     proc = ctl.run(["endpoint", "status"], [ctl.local_endpoint])
     try:
