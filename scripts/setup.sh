@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 say() { echo "[setup] $*" >&2; }
 
 # netcat-openbsd, bind9-dnsutils and curl: the lab's e2e images carry
-# them, as upstream's alpine and Debian based images do.
+# them, as upstream's alpine and Debian based images do. wrk: the native
+# reference client of benchmarks/load_vs_reference.py.
 debs=(runc containernetworking-plugins iptables iproute2 conntrack socat
       busybox-static procps psmisc util-linux gcc libc6-dev
-      netcat-openbsd bind9-dnsutils curl)
+      netcat-openbsd bind9-dnsutils curl wrk)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

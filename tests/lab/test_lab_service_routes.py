@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -91,9 +92,30 @@ def _webhook_server(image: str) -> dict[str, object]:
     return deployment
 
 
+def _wait_reachable_from_every_node(lab: LabCluster, ip: str) -> None:
+    """kube-proxy on each node programs a new Service on its own time;
+    upstream's webhook specs likewise wait for the webhook to answer
+    before they test it. Each node must reach it within 60 s."""
+    topology = lab.topology()
+    assert topology is not None, "the lab is up"
+    url = f"https://{ip}:443/readyz"
+    deadline = time.monotonic() + 60
+    for node in topology.nodes:
+        argv = ["curl", "-sk", "--max-time", "2", "-o", "/dev/null", url]
+        while True:
+            got = sh.run(sh.in_netns(node.netns, argv), check=False)
+            if got.returncode == 0:
+                break
+            assert time.monotonic() < deadline, (
+                f"{node.name} does not reach {url} after 60 s: "
+                f"curl exit {got.returncode}"
+            )
+            time.sleep(0.5)
+
+
 @pytest.fixture
 def denying_webhook(
-    cluster, test_namespace, images
+    lab: LabCluster, cluster, test_namespace, images
 ) -> Iterator[client.V1Service]:
     """A validating webhook behind a Service that denies every ConfigMap
     written in the test namespace; removed afterwards."""
@@ -112,6 +134,7 @@ def denying_webhook(
         ns, workloads.cluster_ip_service("webhook", 443, WEBHOOK_PORT)
     )
     workloads.wait_deployment_ready(apps, ns, "webhook")
+    _wait_reachable_from_every_node(lab, service.spec.cluster_ip)
     config_name = f"deny-configmaps-{ns}"
     admission = client.AdmissionregistrationV1Api(cluster.api)
     admission.create_validating_webhook_configuration(
@@ -151,9 +174,26 @@ def denying_webhook(
         }
     )
     try:
+        _wait_webhook_in_effect(core, ns)
         yield service
     finally:
         admission.delete_validating_webhook_configuration(config_name)
+
+
+def _wait_webhook_in_effect(core: client.CoreV1Api, ns: str) -> None:
+    """API servers load a new webhook configuration from their informers;
+    like upstream's waitWebhookConfigurationReady, write markers until
+    one is denied (30 s at most)."""
+    deadline = time.monotonic() + 30
+    for i in range(1000):
+        body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=f"m{i}"))
+        try:
+            core.create_namespaced_config_map(ns, body)
+        except ApiException as exc:
+            if DENIAL in (exc.body or ""):
+                return
+        assert time.monotonic() < deadline, "the webhook never took effect"
+        time.sleep(0.2)
 
 
 def test_every_node_has_a_route_for_the_service_range(
