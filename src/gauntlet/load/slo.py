@@ -36,16 +36,23 @@ MAX_FAILED_RATIO = 0.01
 REFUSALS = {401: "unauthorized", 403: "forbidden"}
 """Statuses that refuse the run's credentials rather than judge the API."""
 REQUEST_KINDS = (
-    "CREATE single configmap",
     "GET single configmap",
-    "UPDATE single configmap",
-    "DELETE single configmap",
     "LIST namespace configmaps",
+    "LIST namespace configmaps rv=0",
+    "LIST namespace configmaps paged",
     "LIST cluster pods",
+    "LIST cluster pods rv=0",
+    "LIST cluster pods paged",
+    "CREATE single configmap",
+    "UPDATE single configmap",
+    "PATCH single configmap",
+    "DELETE single configmap",
     "WATCH namespace configmaps",
 )
-"""The request names of the mix (``gauntlet/load/users.py``):
-``<VERB> <scope> <resource>``, so the scope picks the SLO."""
+"""The request names of the mixes (``gauntlet/load/scenarios.py``):
+``<VERB> <scope> <resource>[ <variant>]``, so the scope picks the SLO.
+``rv=0`` LISTs are served from the watch cache; ``paged`` LISTs walk
+``limit``/``continue``, each page counted as one request."""
 UNTIMED = "WATCH"
 """Watches last until their timeout: sent and counted, never timed."""
 
