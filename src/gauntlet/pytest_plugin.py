@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,9 @@ from typing import Any
 import pytest
 
 from gauntlet.catalogue import PROFILE_NAMES, load_catalogue
-from gauntlet.errors import RunStopped, UsageError
+from gauntlet.errors import GauntletError, RunStopped, UsageError
 from gauntlet.reporting import attach
+from gauntlet.reporting.history import append_run, record_of
 from gauntlet.reporting.measurements import (
     Measurement,
     Stopwatch,
@@ -91,6 +93,13 @@ class _Recorder:
             return
         self.summary = self._summarise()
         write_summary(self.summary, Path(path))
+        # reports/<run>/summary.json -> reports/history/<context>.jsonl;
+        # losing one trend point must not cost the run its verdicts.
+        reports = Path(path).resolve().parent.parent
+        try:
+            append_run(reports, record_of(self.summary))
+        except GauntletError as exc:
+            print(f"kube-gauntlet: warning: no history: {exc}", file=sys.stderr)
 
     def pytest_terminal_summary(
         self, terminalreporter: pytest.TerminalReporter

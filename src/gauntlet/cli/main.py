@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         images_cmd,
         lab_cmd,
         misc_cmd,
+        report_cmd,
         run_cmd,
     )
 
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment_cmd.add_parser(sub)
     images_cmd.add_parser(sub)
     misc_cmd.add_parser(sub)
+    report_cmd.add_parser(sub)
     return parser
 
 

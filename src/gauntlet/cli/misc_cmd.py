@@ -1,18 +1,15 @@
-"""``gauntlet guarantees``, ``gauntlet recover`` and ``gauntlet report``."""
+"""``gauntlet guarantees`` and ``gauntlet recover`` (``gauntlet report``
+lives in ``report_cmd``)."""
 
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
-from pathlib import Path
 
 from gauntlet.catalogue import load_catalogue
 from gauntlet.cli.pytest_runner import collect, pytest_base
-from gauntlet.errors import UsageError
 from gauntlet.exit_codes import EXIT_OK, EXIT_VIOLATED
-from gauntlet.project import project_root, reports_root
+from gauntlet.project import project_root
 
 __all__ = ["add_parser"]
 
@@ -33,11 +30,6 @@ def add_parser(
         "created (from the fault ledger)",
     )
     rec.set_defaults(func=recover)
-    rep = sub.add_parser("report", help="the HTML report of a run")
-    rep.add_argument("action", choices=("open", "serve"))
-    rep.add_argument("--run", metavar="ID", help="run id (default: latest)")
-    rep.add_argument("--port", type=int, default=8000, help="serve port")
-    rep.set_defaults(func=report)
 
 
 def guarantees(args: argparse.Namespace) -> int:
@@ -88,57 +80,3 @@ def recover(_args: argparse.Namespace) -> int:
         print(f"nothing to recover in {directory}")
     failed = any(line.startswith("failed:") for line in lines)
     return EXIT_VIOLATED if failed else EXIT_OK
-
-
-def report(args: argparse.Namespace) -> int:
-    """Print the report path, or serve it on 127.0.0.1."""
-    run_dir = _run_dir(args.run)
-    html = run_dir / "html"
-    index = html / "index.html"
-    if not index.is_file():
-        index = next(iter(sorted(html.glob("*/index.html"))), index)
-    if not index.is_file():
-        raise UsageError(
-            f"run {run_dir.name} has no HTML report under {html}: install "
-            "Node.js >= 20 and re-run, or read summary.json"
-        )
-    if args.action == "open":
-        print(index)
-        return EXIT_OK
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(index.parent)
-    )
-    try:
-        server = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", args.port), handler
-        )
-    except OSError as exc:
-        raise UsageError(
-            f"cannot serve on 127.0.0.1:{args.port} ({exc.strerror}): pass "
-            "another --port"
-        ) from exc
-    print(
-        f"serving {index.parent} at http://127.0.0.1:{args.port}/ "
-        "(Ctrl-C to stop)"
-    )
-    with server:
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            return EXIT_OK
-    return EXIT_OK
-
-
-def _run_dir(run_id: str | None) -> Path:
-    root = reports_root()
-    if run_id:
-        path = root / run_id
-        if not path.is_dir():
-            raise UsageError(f"no run {run_id} under {root}")
-        return path
-    runs = sorted(
-        p for p in root.glob("*") if p.is_dir() and not p.name.startswith(".")
-    )
-    if not runs:
-        raise UsageError(f"no runs under {root}: start one with `gauntlet run`")
-    return runs[-1]

@@ -3,7 +3,8 @@
 Allure 3 is a Node tool, so it is installed once into a per-user tool
 cache at a pinned version rather than fetched on every run. The report is a
 convenience: every failure here is a one-line warning and ``None``, never
-an exception that could cost a run its results.
+an exception that could cost a run its results. Allure's history and the
+trend page come from ``html_extras``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import tempfile
 from pathlib import Path
 
 from gauntlet.project import cache_root
+from gauntlet.reporting.html_extras import (
+    ALLURE_HISTORY_LIMIT,
+    ReportExtras,
+    extras_for,
+)
 
 __all__ = ["ALLURE_VERSION", "allure_home", "generate_html"]
 
@@ -38,15 +44,23 @@ def allure_home() -> Path:
     return cache_root() / "node" / f"allure-{ALLURE_VERSION}"
 
 
-def generate_html(results_dir: Path, out_dir: Path) -> Path | None:
+def generate_html(
+    results_dir: Path, out_dir: Path, extras: ReportExtras | None = None
+) -> Path | None:
     """Render ``results_dir`` into ``out_dir``; return its ``index.html``.
 
     Uses the awesome plugin's single-file mode when the installed plugin
-    documents it, else a normal directory report. Returns ``None`` (after
+    documents it, else a normal directory report. ``extras`` (by default
+    those of the run directory holding ``results_dir``) add allure's
+    history of the context and the trend page. Returns ``None`` (after
     a one-line warning on stderr) when npm/node are missing, there are no
     results, or installing or generating fails.
     """
     results_dir, out_dir = results_dir.resolve(), out_dir.resolve()
+    if extras is None:
+        extras = extras_for(results_dir.parent)
+    for warning in extras.warnings:
+        _warn(warning)
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
         _warn("npm/node not found; no HTML report (install Node.js >= 20)")
@@ -60,7 +74,7 @@ def generate_html(results_dir: Path, out_dir: Path) -> Path | None:
     cli = _cli_script(home)
     with tempfile.TemporaryDirectory(prefix="gauntlet-allure-") as tmp:
         config = Path(tmp) / "allurerc.mjs"
-        config.write_text(_config(out_dir, _single_file(home)), "utf-8")
+        config.write_text(_config(out_dir, _single_file(home), extras), "utf-8")
         _progress(f"generating HTML report in {out_dir}")
         command = [node, str(cli), "generate", str(results_dir)]
         command += ["--config", str(config), "--output", str(out_dir)]
@@ -122,12 +136,19 @@ def _single_file(home: Path) -> bool:
     return "singleFile" in readme
 
 
-def _config(out_dir: Path, single_file: bool) -> str:
+def _config(out_dir: Path, single_file: bool, extras: ReportExtras) -> str:
     """An allurerc module; JSON is a valid JavaScript object literal."""
     config: dict[str, object] = {
         "name": "kube-gauntlet",
         "output": str(out_dir),
     }
+    if extras.allure_history is not None:
+        config["historyPath"] = str(extras.allure_history.resolve())
+        config["historyLimit"] = ALLURE_HISTORY_LIMIT
+    if extras.attachments:
+        config["globalAttachments"] = [
+            str(p.resolve()) for p in extras.attachments
+        ]
     if single_file:
         options = {
             "singleFile": True,
