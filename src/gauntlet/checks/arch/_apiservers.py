@@ -133,9 +133,13 @@ def api_pool(cluster: Cluster, credentials: bool) -> urllib3.PoolManager:
 
 
 def bearer(cluster: Cluster) -> dict[str, str]:
-    """The run's bearer token header, when it authenticates by token."""
+    """The run's bearer token header, when it authenticates by token.
+
+    The kubernetes client (v31+) keeps a kubeconfig token under
+    ``BearerToken`` (``authorization`` is its alias); asking for the alias
+    alone answered nothing and every server saw system:anonymous."""
     cfg = cluster.api.configuration
-    token = cfg.get_api_key_with_prefix("authorization")
+    token = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")
     return {"Authorization": token} if token else {}
 
 
