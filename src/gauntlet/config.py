@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from gauntlet import __version__
 from gauntlet.errors import UsageError
 
 __all__ = [
@@ -30,6 +31,16 @@ __all__ = [
     "parse_profile",
     "profile_environment",
 ]
+
+LOAD_SCENARIOS = (
+    "default",
+    "read-heavy",
+    "write-heavy",
+    "list-storm",
+    "get-and-list",
+)
+"""The keys of ``gauntlet.load.scenarios.SCENARIOS`` (a lower floor cannot
+import it; a unit test keeps the two equal)."""
 
 Kind = Literal["text", "count", "number", "choice"]
 
@@ -47,6 +58,8 @@ class Setting:
     meaning: str
     choices: tuple[str, ...] = ()
     maximum: float | None = None
+    zero: bool = False
+    """0 is a valid value (a count of optional extras)."""
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -134,6 +147,14 @@ SETTINGS: tuple[Setting, ...] = (
         "(sh, sleep, nsenter)",
     ),
     Setting(
+        "images.runner",
+        "KUBE_GAUNTLET_RUNNER_IMAGE",
+        "text",
+        f"localhost/kube-gauntlet/runner:{__version__}",
+        "image of in-cluster Locust workers (Python, locust, gauntlet); "
+        "built by the project, under the mirror when one is set",
+    ),
+    Setting(
         "images.repo",
         "KUBE_GAUNTLET_IMAGE_REPO",
         "text",
@@ -170,6 +191,32 @@ SETTINGS: tuple[Setting, ...] = (
         "count",
         "30",
         "LOAD-01: seconds of load",
+    ),
+    Setting(
+        "load.scenario",
+        "KUBE_GAUNTLET_LOAD_SCENARIO",
+        "choice",
+        "default",
+        "LOAD-01: the request mix (gauntlet/load/scenarios.py); "
+        "--scenario wins",
+        choices=LOAD_SCENARIOS,
+    ),
+    Setting(
+        "load.rate",
+        "KUBE_GAUNTLET_LOAD_RATE",
+        "number",
+        "50",
+        "LOAD-01: target requests per second of all users together "
+        "(fixed rate); --load-rate wins",
+    ),
+    Setting(
+        "load.workers",
+        "KUBE_GAUNTLET_LOAD_WORKERS",
+        "count",
+        "0",
+        "load checks: Locust worker processes besides the master (0: one "
+        "process); --load-workers wins",
+        zero=True,
     ),
 )
 
@@ -306,7 +353,7 @@ def _checked(setting: Setting, value: object, source: str) -> str:
         raise UsageError(f"{where}: expected a number, got {value!r}")
     if setting.kind == "count" and not isinstance(value, int):
         raise UsageError(f"{where}: expected a whole number, got {value!r}")
-    if value <= 0:
+    if value < 0 or (value == 0 and not setting.zero):
         raise UsageError(f"{where}: expected more than 0, got {value!r}")
     if setting.maximum is not None and value > setting.maximum:
         raise UsageError(

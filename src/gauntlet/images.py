@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gauntlet import __version__
 from gauntlet.errors import UsageError
 
 __all__ = [
@@ -28,12 +29,16 @@ __all__ = [
     "IMAGE_REPO_ENV",
     "NODE_IMAGE_ENV",
     "PAUSE_IMAGE",
+    "RUNNER_IMAGE",
+    "RUNNER_IMAGE_ENV",
     "UPSTREAM_REGISTRY",
     "WORKLOAD_IMAGE",
     "WORKLOAD_IMAGE_ENV",
     "ImageUse",
     "check_repo",
     "node_helper_image",
+    "runner_image",
+    "runner_use",
     "run_images",
     "with_repo",
     "workload_image",
@@ -57,11 +62,19 @@ PAUSE_IMAGE = f"{UPSTREAM_REGISTRY}/pause:3.10.2"
 COREDNS_IMAGE = f"{UPSTREAM_REGISTRY}/coredns/coredns:v1.14.6"
 """kubeadm's cluster DNS image; the lab runs it as its DNS add-on."""
 
+RUNNER_REPOSITORY = "kube-gauntlet/runner"
+RUNNER_IMAGE = f"localhost/{RUNNER_REPOSITORY}:{__version__}"
+"""In-cluster Locust workers: this host's Python, Locust and gauntlet
+(``gauntlet.lab.runner_image``). No registry serves it: ``localhost/``
+names a locally built image; nodes import its archive (``images
+export``), or a mirror holds it as ``<repo>/kube-gauntlet/runner``."""
+
 WORKLOAD_IMAGE = AGNHOST_IMAGE
 """What test pods run unless ``KUBE_GAUNTLET_IMAGE_WORKLOAD`` says."""
 WORKLOAD_IMAGE_ENV = "KUBE_GAUNTLET_IMAGE_WORKLOAD"
 NODE_IMAGE_ENV = "KUBE_GAUNTLET_NODE_IMAGE"
 IMAGE_REPO_ENV = "KUBE_GAUNTLET_IMAGE_REPO"
+RUNNER_IMAGE_ENV = "KUBE_GAUNTLET_RUNNER_IMAGE"
 
 # A registry host (with an optional port) and optional path components
 # as the distribution reference grammar has them; no tag, no digest.
@@ -149,6 +162,45 @@ def node_helper_image(environ: Mapping[str, str] | None = None) -> str:
         UsageError: ``$KUBE_GAUNTLET_IMAGE_REPO`` is not a valid repo.
     """
     return _chosen(NODE_IMAGE_ENV, BUSYBOX_IMAGE, environ)
+
+
+def runner_image(
+    repo: str | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """``$KUBE_GAUNTLET_RUNNER_IMAGE``, else the runner image: under the
+    mirror (``repo``, else ``$KUBE_GAUNTLET_IMAGE_REPO``) as
+    ``<mirror>/kube-gauntlet/runner:<version>``, else ``RUNNER_IMAGE``.
+
+    Raises:
+        UsageError: the mirror is not a valid repo.
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(RUNNER_IMAGE_ENV)
+    if chosen:
+        return chosen
+    mirror = repo if repo is not None else _repo(env)
+    if not mirror:
+        return RUNNER_IMAGE
+    return f"{check_repo(mirror)}/{RUNNER_REPOSITORY}:{__version__}"
+
+
+def runner_use(
+    repo: str | None = None, environ: Mapping[str, str] | None = None
+) -> ImageUse:
+    """The runner image as ``run_images`` lists images.
+
+    Raises:
+        UsageError: the mirror is not a valid repo.
+    """
+    env = dict(os.environ if environ is None else environ)
+    env.pop(RUNNER_IMAGE_ENV, None)
+    return ImageUse(
+        runner_image(repo, environ),
+        runner_image(repo, env),
+        RUNNER_IMAGE,
+        "in-cluster Locust workers (examples/in-cluster-load)",
+        RUNNER_IMAGE_ENV,
+    )
 
 
 def _chosen(

@@ -29,6 +29,8 @@ from kubernetes import client
 
 from gauntlet.errors import CredentialsRefused
 from gauntlet.lab.topology import LB_ENDPOINT
+from gauntlet.load.credentials import Source
+from gauntlet.load.plan import LoadPlan
 from gauntlet.load.runner import run_load
 from gauntlet.observe.endpoints import apiserver_endpoints, endpoint_client
 
@@ -290,7 +292,11 @@ def test_the_load_generator_stops_at_the_first_401(lab, tmp_path):
     started = time.monotonic()
 
     with pytest.raises(CredentialsRefused) as caught:
-        run_load(kubeconfig, "kg-b", "default", seconds=LOAD_SECONDS)
+        run_load(
+            Source(kubeconfig, "kg-b"),
+            "default",
+            LoadPlan(seconds=LOAD_SECONDS),
+        )
 
     assert time.monotonic() - started < LOAD_SECONDS
     message = str(caught.value)
@@ -305,7 +311,11 @@ def test_a_user_without_rbac_is_forbidden_naming_the_denied_request(
     kubeconfig = _exec_kubeconfig(lab, tmp_path / "norbac", token, "kg-nr")
 
     with pytest.raises(CredentialsRefused) as caught:
-        run_load(kubeconfig, "kg-nr", test_namespace, seconds=LOAD_SECONDS)
+        run_load(
+            Source(kubeconfig, "kg-nr"),
+            test_namespace,
+            LoadPlan(seconds=LOAD_SECONDS),
+        )
 
     message = str(caught.value)
     assert "forbidden (403 on" in message, message

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from oci_layout import read_layout
 
+from gauntlet import __version__
 from gauntlet.cli.main import main
 from gauntlet.cli.run_cmd import requested_image_repo
 from gauntlet.errors import UsageError
@@ -20,6 +21,7 @@ from gauntlet.images import (
     BUSYBOX_IMAGE,
     IMAGE_REPO_ENV,
     NODE_IMAGE_ENV,
+    RUNNER_IMAGE_ENV,
     WORKLOAD_IMAGE_ENV,
 )
 
@@ -55,8 +57,9 @@ def test_list_json_under_a_mirror(capsys, monkeypatch) -> None:
     assert [r["image"] for r in rows] == [
         "quay.io/me/agnhost:9",
         f"{MIRROR}/e2e-test-images/busybox:1.37.0-2",
+        f"{MIRROR}/kube-gauntlet/runner:{__version__}",
     ]
-    assert [r["overridden"] for r in rows] == [True, False]
+    assert [r["overridden"] for r in rows] == [True, False, False]
     assert rows[0]["env"] == WORKLOAD_IMAGE_ENV
     assert rows[1]["upstream"] == BUSYBOX_IMAGE
 
@@ -128,6 +131,7 @@ def test_export_writes_archives_named_as_the_run_pulls(
     assert sorted(p.name for p in out.iterdir()) == [
         agnhost.name,
         busybox.name,
+        f"runner-{__version__}.tar",
     ]
     names = {
         p: read_layout(p)["annotations"]["io.containerd.image.name"]
@@ -147,6 +151,7 @@ def test_export_skips_an_image_the_user_named(
     capsys, tmp_path: Path, fake_agnhost: Path, monkeypatch
 ) -> None:
     monkeypatch.setenv(NODE_IMAGE_ENV, "quay.io/me/tools:1")
+    monkeypatch.setenv(RUNNER_IMAGE_ENV, "quay.io/me/runner:1")
     assert main(["images", "export", str(tmp_path / "out")]) == EXIT_OK
     captured = capsys.readouterr()
     assert [p.name for p in (tmp_path / "out").iterdir()] == [

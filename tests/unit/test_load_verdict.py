@@ -7,7 +7,7 @@ error budget, latency is timed over successes only, and a run without a
 single success is never a pass.
 """
 
-import ast
+from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +17,8 @@ from gauntlet.checks.context import CheckContext, CheckSkipped, Images
 from gauntlet.checks.load import slo as check
 from gauntlet.errors import GuaranteeViolated
 from gauntlet.load.outcomes import NO_RESPONSE, Tally, api_message
-from gauntlet.load.runner import USERS, LoadResult
+from gauntlet.load.runner import LoadResult
+from gauntlet.load.scenarios import SCENARIOS
 from gauntlet.load.slo import (
     MAX_FAILED_RATIO,
     REQUEST_KINDS,
@@ -141,18 +142,10 @@ def test_api_message_reads_a_status_body_or_the_first_line():
     assert api_message("") == "empty response body"
 
 
-def test_every_request_the_load_user_sends_is_a_known_kind():
-    # Read, not imported: importing locust would monkey-patch this process.
-    tree = ast.parse(USERS.read_text())
-    names = {
-        kw.value.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        for kw in node.keywords
-        if kw.arg == "name" and isinstance(kw.value, ast.Constant)
-    }
+def test_every_request_of_every_scenario_is_a_known_kind():
+    sent = {name for weights in SCENARIOS.values() for name in weights}
 
-    assert names == set(REQUEST_KINDS)
+    assert sent == set(REQUEST_KINDS)
 
 
 def context():
@@ -171,6 +164,8 @@ def context():
 def run_check(monkeypatch, runs):
     result = LoadResult(runs, [], 30.0, "https://api:6443")
     monkeypatch.setattr(check, "run_load", lambda *_a, **_k: result)
+    # The fake cluster has no API servers to ask for their own latency.
+    monkeypatch.setattr(check, "server_latency", lambda _ctx: nullcontext())
     ctx = context()
     check.check_api_latency_slos(ctx)
     return ctx
@@ -191,4 +186,4 @@ def test_the_check_passes_a_healthy_mix_with_every_part_checked(monkeypatch):
 
     assert {p.status for p in ctx.parts} == {"checked"}
     assert len(ctx.parts) == 1 + len(REQUEST_KINDS) - 1  # WATCH untimed
-    assert ctx.measured["successful requests"] == 700
+    assert ctx.measured["successful requests"] == 100 * len(REQUEST_KINDS)

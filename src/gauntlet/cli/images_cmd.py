@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from gauntlet.images import (
     AGNHOST_IMAGE,
     BUSYBOX_IMAGE,
     IMAGE_REPO_ENV,
+    RUNNER_IMAGE,
     ImageUse,
     check_repo,
     run_images,
+    runner_use,
 )
 
 __all__ = ["add_image_repo_argument", "add_parser", "export", "list_images"]
@@ -122,9 +125,11 @@ def export(args: argparse.Namespace) -> int:
 
 
 def _uses(repo: str | None) -> tuple[ImageUse, ...]:
+    """The images runs start pods from, and the runner image of in-cluster
+    load workers (made only by those who start them)."""
     if repo is not None:
         repo = check_repo(repo, "--image-repo")
-    return run_images(repo)
+    return (*run_images(repo), runner_use(repo))
 
 
 def _builders() -> dict[str, Builder]:
@@ -141,7 +146,19 @@ def _builders() -> dict[str, Builder]:
     def busybox(directory: Path, name: str) -> Path:
         return images.build_busybox_image(directory, name=name)
 
-    return {AGNHOST_IMAGE: agnhost, BUSYBOX_IMAGE: busybox}
+    def runner(directory: Path, name: str) -> Path:
+        """Built in the builder's digest layout, exported flat."""
+        from gauntlet.lab import runner_image
+
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            built = runner_image.build_runner_image(Path(tmp), name)
+            return built.replace(directory / built.name)
+
+    return {
+        AGNHOST_IMAGE: agnhost,
+        BUSYBOX_IMAGE: busybox,
+        RUNNER_IMAGE: runner,
+    }
 
 
 def _print_hints(archives: list[Path]) -> None:

@@ -23,6 +23,8 @@ from gauntlet.cli.conformance_args import (
 )
 from gauntlet.cli.images_cmd import add_image_repo_argument
 from gauntlet.cli.lab_target import DEFAULT_SHAPE, boot_or_reuse_lab
+from gauntlet.cli.load_args import add_load_arguments, load_environment
+from gauntlet.cli.notify_args import add_notify_args, notify_settings
 from gauntlet.cli.pytest_runner import (
     PYTEST_EXIT_NAMES,
     PYTEST_FAILED,
@@ -64,6 +66,7 @@ from gauntlet.lab.versions import RELEASES
 from gauntlet.profiles import PROFILES, ProfileSpec, get_profile
 from gauntlet.project import project_root, reports_root
 from gauntlet.reporting.environment import write_environment
+from gauntlet.reporting.notify import notify_run
 from gauntlet.runid import RUN_ID_ENV, new_run_id
 from gauntlet.safety import check_opt_in
 
@@ -133,15 +136,19 @@ def add_parser(
     )
     add_conformance_arguments(run_p)
     add_upgrade_arguments(run_p)
+    add_load_arguments(run_p)
+    add_notify_args(run_p)
     run_p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    notify = notify_settings(args)  # a bad URL is exit 2 before anything
     profile = conformance_profile(get_profile(args.profile), args)
     settings = load_profile(args.config) if args.config else {}
     image_repo = requested_image_repo(args.image_repo, settings, os.environ)
     target = resolve_target(args)
     profile = upgrade_profile(profile, args, target.lab)
+    load_env = load_environment(args, profile)
     node_access = resolve_node_access(
         requested_node_access(args.node_access, settings, os.environ), target
     )
@@ -188,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
         **upgrade_environment(
             args, profile, tuple(RELEASES) if target.lab else None
         ),
+        **load_env,
     }
     if image_repo:
         env[IMAGE_REPO_ENV] = image_repo
@@ -197,13 +205,20 @@ def run(args: argparse.Namespace) -> int:
     if profile.destructive:
         env["KUBE_GAUNTLET_ALLOW_DESTRUCTIVE"] = target.context
     progress.say(f"run {run_id}: profile {profile.name} on {target.context}")
-    code = run_pytest(project, argv, env)
+    try:
+        code = run_pytest(project, argv, env)
+    except KeyboardInterrupt:
+        notify_run(
+            notify, files.root, EXIT_INTERRUPTED, profile.name, target.context
+        )
+        raise
     _report(files)
     stopped = _stop_reason(files)
     if stopped:
         print(f"gauntlet: error: {stopped}", file=sys.stderr)
-        return EXIT_USAGE
-    return _exit_code(code, profile)
+    result = EXIT_USAGE if stopped else _exit_code(code, profile)
+    notify_run(notify, files.root, result, profile.name, target.context)
+    return result
 
 
 def _suite_paths(project: Path, profile: ProfileSpec) -> list[str]:

@@ -1,155 +1,323 @@
-"""Locust user: a mix of GET, LIST, CREATE, UPDATE, DELETE and WATCH.
+"""Locust user: the scenario's weighted mix of Kubernetes API requests.
 
-Run by ``gauntlet.load.runner`` as a locustfile. Credentials are the
-kubernetes client's own (``gauntlet.load.credentials``): the kubeconfig
-named in the environment is loaded by ``kubernetes.config`` and every
-request carries the Authorization header it gives at that moment. Every
-outcome goes into a ``Tally`` written as Locust quits; the first 401 or
-403 stops the run. Request names encode verb and SLO scope (``GET single
-configmap``, ``LIST namespace configmaps``, ``LIST cluster pods``; see
-``gauntlet.load.slo.REQUEST_KINDS``) so the judge can pick each bound.
+The locustfile run by ``gauntlet.load.runner`` (and by remote workers:
+``python -m locust -f <this file> --worker --master-host H --master-port
+P``). A worker's environment needs ``KG_LOAD_NAMESPACE``,
+``KG_LOAD_SCENARIO``, ``KG_LOAD_RUN_ID``, ``KG_LOAD_THINK`` (else the
+default think time) and the credentials' source
+(``KG_LOAD_IN_CLUSTER=1`` in a pod, else ``KG_LOAD_KUBECONFIG`` and
+``KG_LOAD_CONTEXT``), plus ``PYTHONPATH`` reaching this package; the
+pace comes from the master.
+
+Users are ``FastHttpUser`` (geventhttpclient): TLS verified against the
+cluster CA, with the client certificate when the kubeconfig has one; the
+Authorization header is asked of ``Credentials`` before each request
+(cached there), so an expiring token is renewed as the kubernetes client
+would. Request
+names encode verb, SLO scope and variant (``gauntlet.load.slo
+.REQUEST_KINDS``); a paged LIST counts each page as one request of its
+name. WATCH streams run beside the user's other requests (a greenlet
+each, ``timeoutSeconds`` 5-10), their events counted (a stream opened
+without a resourceVersion starts with an ADDED event per existing
+object), never timed.
+Everything a user creates carries ``kg-load-run=<run id>`` and is
+deleted when the user stops.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import time
 import uuid
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import gevent
-from locust import HttpUser, between, events, task
-from locust.env import Environment
+import gevent.ssl
+from gevent.pool import Group
+from locust.contrib.fasthttp import FastHttpUser
 
 # Imported after locust: gevent has patched ssl before kubernetes loads.
 from gauntlet.load.credentials import Source, resolve
-from gauntlet.load.outcomes import NO_RESPONSE, Tally, api_message
-from gauntlet.load.runner import ENV_NAMESPACE, ENV_TALLY
-from gauntlet.load.slo import REFUSALS
+from gauntlet.load.node import NODE
+from gauntlet.load.pace import Pacer
+from gauntlet.load.runner import (
+    ENV_NAMESPACE,
+    ENV_RUN_ID,
+    ENV_SCENARIO,
+    LABEL,
+)
+from gauntlet.load.scenarios import SCENARIOS
+from gauntlet.load.shape import RunShape
+
+__all__ = ["ApiServerUser", "RunShape"]
 
 NAMESPACE = os.environ[ENV_NAMESPACE]
+SCENARIO = os.environ.get(ENV_SCENARIO) or "default"
+RUN_ID = os.environ.get(ENV_RUN_ID) or uuid.uuid4().hex[:10]
 CREDENTIALS = resolve(Source.from_env(os.environ))
-TALLY = Tally()
-_run: dict[str, Environment] = {}
-_stopping: list[int] = []
+SEEDS = 2
+"""Objects each user creates as it starts, so reads find one."""
+PAGE = {"namespace": 20, "cluster": 50}
+"""``limit`` of a paged LIST by scope."""
+MAX_PAGES = 200
+WATCH_S = (5, 10)
+MAX_WATCHES = 4
+"""Streams one user holds open at once; a WATCH over it is not sent."""
+IDLE_S = 0.01
+"""Least wait after a task that sent nothing (a WATCH over the limit),
+so a user with no think time does not spin."""
 
 
-@events.init.add_listener  # type: ignore[untyped-decorator]
-def _remember(environment: Environment, **_kw: Any) -> None:
-    _run["environment"] = environment
+def _ssl_context(
+    cafile: str | None = None, **_kw: Any
+) -> gevent.ssl.SSLContext:
+    """The TLS the kubernetes client would use: the kubeconfig's CA (or
+    the system's), its client certificate, or no verification when it
+    says ``insecure-skip-tls-verify``. ``cafile`` (geventhttpclient's
+    default bundle) is ignored."""
+    verify = CREDENTIALS.verify
+    if verify is False:
+        ctx = gevent.ssl._create_unverified_context()
+    elif isinstance(verify, str):
+        ctx = gevent.ssl.create_default_context(cafile=verify)
+    else:
+        ctx = gevent.ssl.create_default_context()
+    if CREDENTIALS.cert is not None:
+        ctx.load_cert_chain(*CREDENTIALS.cert)
+    return ctx
 
 
-@events.request.add_listener  # type: ignore[untyped-decorator]
-def _count(
-    name: str,
-    response_time: float,
-    response: Any = None,
-    exception: BaseException | None = None,
-    **_kw: Any,
-) -> None:
-    if exception is None:
-        TALLY.success(name, response_time)
-        return
-    status = int(getattr(response, "status_code", None) or NO_RESPONSE)
-    TALLY.failure(name, status, lambda: _message(response, exception))
-    if status in REFUSALS and not _stopping:
-        _stopping.append(status)
-        runner = _run["environment"].runner
-        if runner is not None:
-            gevent.spawn(runner.quit)
+def _proxy() -> tuple[str | None, int | None]:
+    if not CREDENTIALS.proxy:
+        return None, None
+    parts = urlsplit(CREDENTIALS.proxy)
+    return parts.hostname, parts.port or 3128
 
 
-def _message(response: Any, exception: BaseException) -> str:
-    body = getattr(response, "text", None)
-    if getattr(response, "status_code", None) and body:
-        return api_message(str(body))
-    return str(exception) or type(exception).__name__
+def _tasks() -> dict[Callable[[Any], None], int]:
+    """The scenario's weights on the user's methods."""
+    ns = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
+    pods = "/api/v1/pods"
+    by_name: dict[str, Callable[[Any], None]] = {
+        "GET single configmap": lambda u: u.req_get(),
+        "LIST namespace configmaps": lambda u: u.list_objects(
+            ns, "LIST namespace configmaps"
+        ),
+        "LIST namespace configmaps rv=0": lambda u: u.list_objects(
+            ns, "LIST namespace configmaps rv=0", "?resourceVersion=0"
+        ),
+        "LIST namespace configmaps paged": lambda u: u.list_paged(
+            ns, "LIST namespace configmaps paged", PAGE["namespace"]
+        ),
+        "LIST cluster pods": lambda u: u.list_objects(
+            pods, "LIST cluster pods"
+        ),
+        "LIST cluster pods rv=0": lambda u: u.list_objects(
+            pods, "LIST cluster pods rv=0", "?resourceVersion=0"
+        ),
+        "LIST cluster pods paged": lambda u: u.list_paged(
+            pods, "LIST cluster pods paged", PAGE["cluster"]
+        ),
+        "CREATE single configmap": lambda u: u.req_create(),
+        "UPDATE single configmap": lambda u: u.req_update(),
+        "PATCH single configmap": lambda u: u.req_patch(),
+        "DELETE single configmap": lambda u: u.req_delete(),
+        "WATCH namespace configmaps": lambda u: u.req_watch(),
+    }
+    return {by_name[name]: w for name, w in SCENARIOS[SCENARIO].items()}
 
 
-@events.quit.add_listener  # type: ignore[untyped-decorator]
-def _write_tally(**_kw: Any) -> None:
-    Path(os.environ[ENV_TALLY]).write_text(TALLY.to_json())
+class ApiServerUser(FastHttpUser):
+    """One API client sending the scenario's mix at the pace it is given."""
 
+    insecure = CREDENTIALS.verify is False
+    ssl_context_factory = staticmethod(_ssl_context)
+    proxy_host, proxy_port = _proxy()
+    concurrency = MAX_WATCHES + 2
+    network_timeout = 60.0
+    connection_timeout = 10.0
+    tasks = _tasks()  # type: ignore[assignment]
 
-class ApiServerUser(HttpUser):
-    """One API client doing the upstream SLO's request mix."""
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.mine: dict[str, str] = {}
+        """Objects this user created: name -> last resourceVersion."""
+        self.sent = 0
+        self.pacer = Pacer()
+        self.phase = random.random()
+        self.watches = Group()
+        self.serial = 0
 
-    wait_time = between(0.05, 0.2)
+    def wait_time(self) -> float:
+        """Paced by requests sent (``gauntlet.load.pace``), else the
+        plan's think time (none: the next task at once)."""
+        sent, self.sent = self.sent, 0
+        pace = NODE.pace
+        if pace is None:
+            low, high = NODE.think
+            wait = random.uniform(low, high) if high > 0 else 0.0
+        else:
+            wait = self.pacer.wait(sent, time.monotonic(), pace, self.phase)
+        return wait if sent else max(wait, IDLE_S)
 
-    def on_start(self) -> None:
-        self.client.verify = CREDENTIALS.verify
-        if CREDENTIALS.cert is not None:
-            self.client.cert = CREDENTIALS.cert
-        if CREDENTIALS.proxy:
-            self.client.proxies = {
-                "http": CREDENTIALS.proxy,
-                "https": CREDENTIALS.proxy,
-            }
-        self.client.auth = CREDENTIALS
-        self.mine: list[str] = []
+    # -- plumbing -------------------------------------------------------
 
     @property
     def _cms(self) -> str:
         return f"/api/v1/namespaces/{NAMESPACE}/configmaps"
 
-    @task(4)
-    def create_configmap(self) -> None:
-        name = f"kg-load-{uuid.uuid4().hex[:10]}"
+    def _send(self, method: str, url: str, name: str, **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}))
+        header = CREDENTIALS.authorization()
+        if header:
+            headers["Authorization"] = header
+        headers.setdefault("Accept", "application/json")
+        self.sent += 1
+        return self.client.request(
+            method, url, name=name, headers=headers, **kw
+        )
+
+    def _keep(self, resp: Any) -> None:
+        """Remember an object's name and resourceVersion from a reply."""
+        if resp.status_code in (200, 201):
+            meta = json.loads(resp.text or "{}").get("metadata", {})
+            if meta.get("name"):
+                self.mine[meta["name"]] = str(meta.get("resourceVersion", ""))
+
+    def _pick(self) -> str | None:
+        return random.choice(list(self.mine)) if self.mine else None
+
+    # -- requests ------------------------------------------------------
+
+    def req_create(self) -> None:
+        self.serial += 1
         body = {
-            "metadata": {"name": name, "labels": {"kg-load": "1"}},
-            "data": {"v": "0"},
+            "metadata": {
+                "name": f"kg-load-{uuid.uuid4().hex[:12]}",
+                "labels": {"kg-load": "1", LABEL: RUN_ID},
+            },
+            "data": {"v": str(self.serial)},
         }
-        resp = self.client.post(
-            self._cms, json=body, name="CREATE single configmap"
+        self._keep(
+            self._send("POST", self._cms, "CREATE single configmap", json=body)
         )
-        if resp.status_code == 201:
-            self.mine.append(name)
 
-    @task(6)
-    def get_configmap(self) -> None:
-        if self.mine:
-            self.client.get(
-                f"{self._cms}/{self.mine[-1]}", name="GET single configmap"
+    def req_get(self) -> None:
+        name = self._pick()
+        if name is None:
+            return self.req_create()
+        self._send("GET", f"{self._cms}/{name}", "GET single configmap")
+
+    def req_update(self) -> None:
+        name = self._pick()
+        if name is None:
+            return self.req_create()
+        self.serial += 1
+        body = {
+            "metadata": {
+                "name": name,
+                "resourceVersion": self.mine[name],
+                "labels": {"kg-load": "1", LABEL: RUN_ID},
+            },
+            "data": {"v": str(self.serial)},
+        }
+        self._keep(
+            self._send(
+                "PUT",
+                f"{self._cms}/{name}",
+                "UPDATE single configmap",
+                json=body,
             )
+        )
 
-    @task(3)
-    def update_configmap(self) -> None:
-        if self.mine:
-            self.client.patch(
-                f"{self._cms}/{self.mine[-1]}",
-                json={"data": {"v": "1"}},
+    def req_patch(self) -> None:
+        name = self._pick()
+        if name is None:
+            return self.req_create()
+        self.serial += 1
+        self._keep(
+            self._send(
+                "PATCH",
+                f"{self._cms}/{name}",
+                "PATCH single configmap",
+                data=json.dumps({"data": {"p": str(self.serial)}}),
                 headers={"Content-Type": "application/merge-patch+json"},
-                name="UPDATE single configmap",
             )
-
-    @task(3)
-    def delete_configmap(self) -> None:
-        if len(self.mine) > 2:
-            self.client.delete(
-                f"{self._cms}/{self.mine.pop(0)}",
-                name="DELETE single configmap",
-            )
-
-    @task(3)
-    def list_namespace(self) -> None:
-        self.client.get(
-            f"{self._cms}?labelSelector=kg-load%3D1",
-            name="LIST namespace configmaps",
         )
 
-    @task(1)
-    def list_cluster(self) -> None:
-        self.client.get("/api/v1/pods?limit=500", name="LIST cluster pods")
-
-    @task(1)
-    def watch_namespace(self) -> None:
-        self.client.get(
-            f"{self._cms}?watch=1&timeoutSeconds=1",
-            name="WATCH namespace configmaps",
+    def req_delete(self) -> None:
+        if len(self.mine) <= 1:
+            return self.req_create()
+        name = next(iter(self.mine))
+        resp = self._send(
+            "DELETE", f"{self._cms}/{name}", "DELETE single configmap"
         )
+        if resp.status_code in (200, 202, 404):
+            self.mine.pop(name, None)
+
+    def list_objects(self, path: str, name: str, query: str = "") -> None:
+        self._send("GET", f"{path}{query}", name)
+
+    def list_paged(self, path: str, name: str, limit: int) -> None:
+        """One LIST walked page by page; each page is one request."""
+        token = ""
+        for _ in range(MAX_PAGES):
+            query = f"?limit={limit}"
+            if token:
+                query += f"&continue={quote(token, safe='')}"
+            resp = self._send("GET", path + query, name)
+            if resp.status_code != 200:
+                return
+            token = (
+                json.loads(resp.text or "{}")
+                .get("metadata", {})
+                .get("continue", "")
+            )
+            if not token:
+                return
+
+    def req_watch(self) -> None:
+        """Open a stream beside the user's requests."""
+        if len(self.watches) >= MAX_WATCHES:
+            return
+        self.watches.spawn(self._hold_watch)
+
+    def _hold_watch(self) -> None:
+        name = "WATCH namespace configmaps"
+        seconds = random.randint(*WATCH_S)
+        resp = self._send(
+            "GET",
+            f"{self._cms}?watch=1&timeoutSeconds={seconds}",
+            name,
+            stream=True,
+            headers={"Accept-Encoding": "identity"},
+        )
+        if resp.status_code != 200:
+            return
+        with gevent.Timeout(seconds + 10, False):
+            for chunk in resp.iter_content(
+                chunk_size=4096, decode_content=False
+            ):
+                lines = chunk.count(b"\n" if isinstance(chunk, bytes) else "\n")
+                if lines:
+                    NODE.tally.event(name, lines, time.time())
+
+    # -- lifecycle -----------------------------------------------------
+
+    def on_start(self) -> None:
+        for _ in range(SEEDS):
+            self.req_create()
+        self.sent = 0
 
     def on_stop(self) -> None:
-        for name in self.mine:
-            self.client.delete(
-                f"{self._cms}/{name}", name="DELETE single configmap"
+        self.watches.kill(block=False)
+        for name in list(self.mine):
+            resp = self._send(
+                "DELETE", f"{self._cms}/{name}", "DELETE single configmap"
             )
+            if resp.status_code in (200, 202, 404):
+                self.mine.pop(name, None)

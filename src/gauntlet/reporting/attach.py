@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - allure-pytest is a dependency
 
 __all__ = [
     "attach_json",
+    "attach_png",
+    "attach_svg",
     "attach_text",
     "label",
     "parameter",
@@ -44,6 +46,20 @@ def attach_text(name: str, text: str) -> None:
     if not _HAVE_ALLURE:
         return
     allure.attach(text, name=name, attachment_type=AttachmentType.TEXT)
+
+
+def attach_svg(name: str, data: bytes) -> None:
+    """Attach an SVG image (a plot from ``reporting.plots``)."""
+    if not _HAVE_ALLURE:
+        return
+    allure.attach(data, name=name, attachment_type=AttachmentType.SVG)
+
+
+def attach_png(name: str, data: bytes) -> None:
+    """Attach a PNG image."""
+    if not _HAVE_ALLURE:
+        return
+    allure.attach(data, name=name, attachment_type=AttachmentType.PNG)
 
 
 @contextlib.contextmanager
