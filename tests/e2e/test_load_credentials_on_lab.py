@@ -219,6 +219,8 @@ def test_an_exec_plugin_user_really_loads_the_api(
         str(kubeconfig),
         "--allow-destructive",
         "kg-exec",
+        "-k",
+        "load_01",  # the whole profile: test_load_profile_on_lab.py
         env={"KUBE_GAUNTLET_LOAD_SECONDS": str(LOAD_SECONDS)},
     )
 

@@ -19,6 +19,7 @@ from gauntlet.checks.arch._apiservers import ApiServer, api_servers
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.checks.load import _apf, _health, _heartbeats, _knee, _tenant
 from gauntlet.checks.load._ramp import RampOutcome, ramp_until_shed
+from gauntlet.checks.load._report import report_load
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.load.slo import MAX_5XX_RATIO
 
@@ -54,6 +55,7 @@ def check_overload_is_shed(ctx: CheckContext, ledger: FaultLedger) -> None:
         with _health.HealthProber(cluster, servers) as prober:
             outcome = ramp_until_shed(ctx, who, servers, name)
         after = _apf.read_servers(cluster, servers)
+    report_load(ctx, outcome.result, None)  # plots, the steps as events
     ctx.evidence("ramp steps", [s.to_json() for s in outcome.verdicts])
     ctx.evidence("request outcomes", outcome.result.tally.to_json())
     _judge_shedding(ctx, outcome, before, after, name)
