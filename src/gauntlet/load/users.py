@@ -144,6 +144,9 @@ class ApiServerUser(FastHttpUser):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
+        # No cookie jar, as the kubernetes client has none: the API sets
+        # no cookies, and the jar cost 0.1 ms of CPU per request.
+        self.client.client.cookiejar = None
         self.mine: dict[str, str] = {}
         """Objects this user created: name -> last resourceVersion."""
         self.sent = 0
