@@ -15,7 +15,6 @@ ExecCredential holding a ServiceAccount token from the TokenRequest API.
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 import sys
 import textwrap
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from apiserver_counts import successful_requests
 from e2e_cli import gauntlet, one_clear_line, summary_of
 from kubernetes import client
 
@@ -32,7 +32,6 @@ from gauntlet.lab.topology import LB_ENDPOINT
 from gauntlet.load.credentials import Source
 from gauntlet.load.plan import LoadPlan
 from gauntlet.load.runner import run_load
-from gauntlet.observe.endpoints import apiserver_endpoints, endpoint_client
 
 LOAD_SECONDS = 20
 MIN_REQUESTS = 500
@@ -157,42 +156,19 @@ def _service_account_token(cluster, restore, role: str | None) -> str:
     return str(issued.status.token)
 
 
-_SAMPLE = re.compile(r"^apiserver_request_total\{([^}]*)\}\s+(\S+)")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
-
 def _load_requests_counted(cluster) -> float:
     """Successful requests of the load mix, as the API servers count
-    them: ConfigMaps (every verb) and cluster-scoped LIST of pods, summed
-    over every API server at its own address."""
-    endpoints = apiserver_endpoints(cluster)
-    assert len(endpoints) == 3, endpoints
-    total = 0.0
-    for node, url in endpoints.items():
-        api = endpoint_client(cluster, url)
-        try:
-            resp = api.rest_client.pool_manager.request(
-                "GET", f"{url}/metrics", timeout=15.0
-            )
-        finally:
-            api.close()
-        assert resp.status == 200, f"{node}: GET /metrics -> {resp.status}"
-        for line in resp.data.decode().splitlines():
-            match = _SAMPLE.match(line)
-            if not match:
-                continue
-            labels = dict(_LABEL.findall(match.group(1)))
-            if not labels.get("code", "").startswith("2"):
-                continue
-            resource = labels.get("resource")
-            cluster_pods = resource == "pods" and (
-                labels.get("verb"),
-                labels.get("scope"),
-                labels.get("subresource", ""),
-            ) == ("LIST", "cluster", "")
-            if resource == "configmaps" or cluster_pods:
-                total += float(match.group(2))
-    return total
+    them: ConfigMaps (every verb) and cluster-scoped LIST of pods."""
+
+    def of_the_mix(labels: dict[str, str]) -> bool:
+        cluster_pods = labels.get("resource") == "pods" and (
+            labels.get("verb"),
+            labels.get("scope"),
+            labels.get("subresource", ""),
+        ) == ("LIST", "cluster", "")
+        return labels.get("resource") == "configmaps" or cluster_pods
+
+    return successful_requests(cluster, of_the_mix)
 
 
 def _measurement(summary: dict, guarantee: str, name: str) -> float:

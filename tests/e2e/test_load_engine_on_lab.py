@@ -10,10 +10,10 @@ its tally; and nothing the load created is left in the namespace.
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
+from apiserver_counts import successful_requests
 
 from gauntlet.cluster.client import Cluster
 from gauntlet.lab.cluster import LabCluster
@@ -22,7 +22,6 @@ from gauntlet.load.plan import LoadPlan, Ramp
 from gauntlet.load.runner import LABEL, LoadResult, run_load, start_load
 from gauntlet.load.scenarios import SCENARIOS
 from gauntlet.load.slo import UNTIMED
-from gauntlet.observe.endpoints import apiserver_endpoints, endpoint_client
 from gauntlet.wellknown import LAB_NAME
 
 pytestmark = pytest.mark.lab_only
@@ -35,39 +34,20 @@ COUNTED_SHARE = 0.9
 tally claims (and the tally no more than they count, give or take the
 lab's own ConfigMap reads)."""
 
-_SAMPLE = re.compile(r"^apiserver_request_total\{([^}]*)\}\s+(\S+)")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
-
 
 def _source(lab: LabCluster) -> Source:
     return Source(lab.paths.kubeconfig, LAB_NAME)
 
 
 def _configmap_reads_counted(cluster: Cluster) -> float:
-    """Successful GET and LIST of ConfigMaps, summed over every API
-    server at its own address."""
-    total = 0.0
-    for node, url in apiserver_endpoints(cluster).items():
-        api = endpoint_client(cluster, url)
-        try:
-            resp = api.rest_client.pool_manager.request(
-                "GET", f"{url}/metrics", timeout=15.0
-            )
-        finally:
-            api.close()
-        assert resp.status == 200, f"{node}: GET /metrics -> {resp.status}"
-        for line in resp.data.decode().splitlines():
-            match = _SAMPLE.match(line)
-            if not match:
-                continue
-            labels = dict(_LABEL.findall(match.group(1)))
-            if (
-                labels.get("resource") == "configmaps"
-                and labels.get("verb") in ("GET", "LIST")
-                and labels.get("code", "").startswith("2")
-            ):
-                total += float(match.group(2))
-    return total
+    """Successful GET and LIST of ConfigMaps, as the API servers count."""
+    return successful_requests(
+        cluster,
+        lambda labels: (
+            labels.get("resource") == "configmaps"
+            and labels.get("verb") in ("GET", "LIST")
+        ),
+    )
 
 
 def _left(cluster: Cluster, namespace: str) -> list[str]:
