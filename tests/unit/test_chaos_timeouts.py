@@ -130,7 +130,7 @@ def test_an_election_that_never_ends_says_whom_the_survivors_follow(
     monkeypatch.setattr(etcd, "ELECTION_TIMEOUT_S", 0.0)
     survivors = Etcd([status(2, "0"), status(3, "0")])
     with pytest.raises(GuaranteeTimeout) as caught:
-        etcd._wait_new_leader(survivors, "1", ["a", "b"])
+        etcd.wait_new_leader(survivors, "1", ["a", "b"])
     assert str(caught.value) == (
         "a new etcd leader: not reached within 0s (last observed: "
         "https://10.250.0.12:2379 follows 0, https://10.250.0.13:2379 "
@@ -142,14 +142,14 @@ def test_the_killed_leader_elected_again_at_a_later_term_is_a_new_leader():
     """A static pod's etcd restarts at once and may win the election its
     death caused: the election happened (the term moved)."""
     again = MemberStatus("https://10.250.0.12:2379", "2", "1", 9, 3, 1)
-    assert etcd._wait_new_leader(Etcd([again]), "1", ["a"], old_term=2)
+    assert etcd.wait_new_leader(Etcd([again]), "1", ["a"], old_term=2)
 
 
 def test_the_old_leader_at_the_old_term_is_no_new_leader(monkeypatch):
     monkeypatch.setattr(etcd, "ELECTION_TIMEOUT_S", 0.0)
     same = MemberStatus("https://10.250.0.12:2379", "2", "1", 9, 2, 1)
     with pytest.raises(GuaranteeTimeout):
-        etcd._wait_new_leader(Etcd([same]), "1", ["a"], old_term=2)
+        etcd.wait_new_leader(Etcd([same]), "1", ["a"], old_term=2)
 
 
 def test_a_member_that_never_catches_up_gives_the_hashes_seen(monkeypatch):

@@ -21,7 +21,8 @@ each, ``timeoutSeconds`` 5-10), their events counted (a stream opened
 without a resourceVersion starts with an ADDED event per existing
 object), never timed.
 Everything a user creates carries ``kg-load-run=<run id>`` and is
-deleted when the user stops.
+deleted when the user stops, within ``CLEANUP_S``; the runner's label
+sweep removes (and counts) the rest.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ MAX_PAGES = 200
 WATCH_S = (5, 10)
 MAX_WATCHES = 4
 """Streams one user holds open at once; a WATCH over it is not sent."""
+CLEANUP_S = 3.0
+"""A stopping user's time to delete what it created; what is left is the
+runner's label sweep's (counted as leftovers), so a starved API does not
+hold the run's end for a DELETE per object."""
 IDLE_S = 0.01
 """Least wait after a task that sent nothing (a WATCH over the limit),
 so a user with no think time does not spin."""
@@ -317,10 +322,12 @@ class ApiServerUser(FastHttpUser):
         self.sent = 0
 
     def on_stop(self) -> None:
+        """Delete what this user created, for ``CLEANUP_S`` at most."""
         self.watches.kill(block=False)
-        for name in list(self.mine):
-            resp = self._send(
-                "DELETE", f"{self._cms}/{name}", "DELETE single configmap"
-            )
-            if resp.status_code in (200, 202, 404):
-                self.mine.pop(name, None)
+        with gevent.Timeout(CLEANUP_S, False):
+            for name in list(self.mine):
+                resp = self._send(
+                    "DELETE", f"{self._cms}/{name}", "DELETE single configmap"
+                )
+                if resp.status_code in (200, 202, 404):
+                    self.mine.pop(name, None)

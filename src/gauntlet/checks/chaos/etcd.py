@@ -25,6 +25,7 @@ __all__ = [
     "check_follower_loss",
     "check_leader_loss",
     "check_quorum_loss",
+    "wait_new_leader",
 ]
 
 WRITE_PERIOD_S = 0.1
@@ -154,7 +155,7 @@ def check_leader_loss(
         )
         elected = _support.attempt(
             functools.partial(
-                _wait_new_leader, etcd, old.member_id, others, old.raft_term
+                wait_new_leader, etcd, old.member_id, others, old.raft_term
             )
         )
         time.sleep(AFTER_ELECTION_S)
@@ -292,7 +293,7 @@ def check_quorum_loss(
     ctx.conclude("etcd quorum lost")
 
 
-def _wait_new_leader(
+def wait_new_leader(
     etcd: EtcdClient, old_id: str, endpoints: list[str], old_term: int = 0
 ) -> float:
     """Monotonic time the surviving members first agree on a leader

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.chaos.control_plane import APISERVER_DOWN_S
-from gauntlet.checks.chaos.etcd import ELECTION_BOUND_S, _wait_new_leader
+from gauntlet.checks.chaos.etcd import ELECTION_BOUND_S, wait_new_leader
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.checks.load import _outage
 from gauntlet.errors import GuaranteeViolated, Unobservable
@@ -189,7 +189,7 @@ def _kill_etcd_leader(
     )
     elected = _support.attempt(
         functools.partial(
-            _wait_new_leader, etcd, old.member_id, others, old.raft_term
+            wait_new_leader, etcd, old.member_id, others, old.raft_term
         )
     )
     _support.restore(ledger)
