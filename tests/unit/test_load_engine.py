@@ -5,7 +5,9 @@ Nothing here imports locust (it would monkey-patch this process)."""
 
 import json
 import math
+import socket
 import tempfile
+import time
 from itertools import pairwise
 
 import pytest
@@ -23,7 +25,14 @@ from gauntlet.load.plan import (
     think_from_text,
     think_to_text,
 )
-from gauntlet.load.runner import ENV_THINK, LoadResult, RunningLoad
+from gauntlet.load.runner import (
+    CLEANUP_S,
+    ENV_THINK,
+    STOP_TIMEOUT_S,
+    SWEEP_TIMEOUT_S,
+    LoadResult,
+    RunningLoad,
+)
 from gauntlet.load.scenarios import SCENARIOS, shares
 from gauntlet.load.slo import REQUEST_KINDS, latency_stats
 
@@ -290,3 +299,66 @@ def test_the_achieved_rate_counts_only_while_the_users_ran():
     assert result.achieved_rate == 20.0
     assert result.target_rate == 20.0
     assert result.rate_between(T0 + 2, T0 + 4) == 20.0
+
+
+def test_a_request_answered_after_the_end_counts_in_the_second_it_was_sent():
+    tally = Tally()
+    tally.success(LIST, 4000.0, at=T0 + 9.5)  # in flight at the end
+    tally.success("DELETE single configmap", 5.0, at=T0 + 10.2)  # cleanup
+    result = LoadResult(
+        tally, [], 10.0, "https://api:6443", started_at=T0, ended_at=T0 + 10
+    )
+
+    run = tally.window(result.started_at, result.ended_at)
+    assert run.requests == 1
+    assert run.succeeded == 1
+
+
+def test_the_users_stop_within_seconds_of_the_end():
+    # Locust's grace for the request in flight, then the users' bounded
+    # cleanup: a starved API does not hold the end for a minute.
+    assert CLEANUP_S < STOP_TIMEOUT_S <= 10
+
+
+def test_the_sweep_of_a_silent_api_is_an_error_within_its_timeout(tmp_path):
+    with socket.socket() as server:  # accepts, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {
+                            "name": "c",
+                            "cluster": {
+                                "server": f"https://127.0.0.1:{port}",
+                                "insecure-skip-tls-verify": True,
+                            },
+                        }
+                    ],
+                    "users": [{"name": "u", "user": {"token": "t"}}],
+                    "contexts": [
+                        {"name": "x", "context": {"cluster": "c", "user": "u"}}
+                    ],
+                    "current-context": "x",
+                }
+            )
+        )
+        tmp = tempfile.TemporaryDirectory(dir=tmp_path)
+        running = RunningLoad(
+            Source(kubeconfig, None), "ns", LoadPlan(), "https://x", tmp
+        )
+        began = time.monotonic()
+        try:
+            swept = running._sweep()
+        finally:
+            tmp.cleanup()
+        took = time.monotonic() - began
+
+    assert swept["leftovers"] is None
+    assert "kg-load-run=" in swept["sweep_error"]
+    assert took < SWEEP_TIMEOUT_S + 2

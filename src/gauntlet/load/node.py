@@ -56,7 +56,7 @@ REFUSED = "kg-refused"
 TALLY_KEY = "kg_tally"
 QUIT_AFTER_S = 0.5
 """A worker's grace for its last messages to leave before it quits."""
-DONE_WAIT_S = 30.0
+DONE_WAIT_S = 15.0
 """After the users stopped, how long the master waits for workers' last
 reports (a worker that died is named in the run record, not waited for)."""
 

@@ -70,8 +70,18 @@ ENV_RUN = "KG_LOAD_RUN"
 """Where it writes the run record: start, stop, users, ramp steps."""
 ENV_STOP = "KG_LOAD_STOP"
 """A file whose appearance ends the run early (``RunningLoad.stop``)."""
-STOP_TIMEOUT_S = 10
-"""Users' grace to finish a request and delete what they created."""
+CLEANUP_S = 3.0
+"""A stopping user's time to delete what it created; the label sweep
+removes (and counts as leftovers) the rest, so a starved API does not
+hold the run's end for a DELETE per object."""
+STOP_TIMEOUT_S = 5
+"""Users' grace to finish the request in flight at the end (counted in
+the second it was sent) and delete what they created
+(``CLEANUP_S``); then Locust kills them, a request cut short uncounted."""
+SWEEP_TIMEOUT_S = 5
+SWEEP_RETRIES = 0
+"""A fresh client, so no stale connection to retry on: a silent API is a
+``sweep_error`` (leftovers unknown) within 10 s, not a wait."""
 EXTRA_TIMEOUT_S = 120
 """Locust's start-up, workers joining and shutdown on top of the run."""
 WORKER_WAIT_S = 60
@@ -281,15 +291,19 @@ class RunningLoad:
         (a user killed mid-run, a create whose answer was lost)."""
         selector = f"{LABEL}={self.run_id}"
         try:
-            api = kclient.CoreV1Api(
-                kclient.ApiClient(resolve(self.source).configuration)
-            )
+            config = resolve(self.source).configuration
+            config.retries = SWEEP_RETRIES  # urllib3's 3: 4 timeouts in a row
+            api = kclient.CoreV1Api(kclient.ApiClient(config))
             left = api.list_namespaced_config_map(
-                self.namespace, label_selector=selector
+                self.namespace,
+                label_selector=selector,
+                _request_timeout=SWEEP_TIMEOUT_S,
             ).items
             if left:
                 api.delete_collection_namespaced_config_map(
-                    self.namespace, label_selector=selector
+                    self.namespace,
+                    label_selector=selector,
+                    _request_timeout=SWEEP_TIMEOUT_S,
                 )
         except (ApiException, OSError, UsageError, Urllib3Error) as exc:
             return {

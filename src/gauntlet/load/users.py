@@ -23,6 +23,10 @@ object), never timed.
 Everything a user creates carries ``kg-load-run=<run id>`` and is
 deleted when the user stops, within ``CLEANUP_S``; the runner's label
 sweep removes (and counts) the rest.
+A request still unanswered when Locust kills its user (the run's
+``--stop-timeout`` over) counts as "no response" in the second it was
+sent if it waited past its SLO bound, so a starved API's slowest requests
+are not dropped from the verdict; under the bound it is not counted.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from gauntlet.load.credentials import Source, resolve
 from gauntlet.load.node import NODE
 from gauntlet.load.pace import Pacer
 from gauntlet.load.runner import (
+    CLEANUP_S,
     ENV_NAMESPACE,
     ENV_RUN_ID,
     ENV_SCENARIO,
@@ -53,6 +58,7 @@ from gauntlet.load.runner import (
 )
 from gauntlet.load.scenarios import SCENARIOS
 from gauntlet.load.shape import RunShape
+from gauntlet.load.slo import SLO_P99_S, UNTIMED
 
 __all__ = ["ApiServerUser", "RunShape"]
 
@@ -68,13 +74,18 @@ MAX_PAGES = 200
 WATCH_S = (5, 10)
 MAX_WATCHES = 4
 """Streams one user holds open at once; a WATCH over it is not sent."""
-CLEANUP_S = 3.0
-"""A stopping user's time to delete what it created; what is left is the
-runner's label sweep's (counted as leftovers), so a starved API does not
-hold the run's end for a DELETE per object."""
 IDLE_S = 0.01
 """Least wait after a task that sent nothing (a WATCH over the limit),
 so a user with no think time does not spin."""
+
+
+class CutAtEnd(Exception):
+    """A request still unanswered when the run's grace was over."""
+
+
+class _CleanupOver(BaseException):
+    """``CLEANUP_S`` is up (a BaseException, so no request handler
+    takes it for the request's own failure)."""
 
 
 def _ssl_context(
@@ -159,6 +170,7 @@ class ApiServerUser(FastHttpUser):
         self.phase = random.random()
         self.watches = Group()
         self.serial = 0
+        self.cleaning = False
 
     def wait_time(self) -> float:
         """Paced by requests sent (``gauntlet.load.pace``), else the
@@ -185,8 +197,43 @@ class ApiServerUser(FastHttpUser):
             headers["Authorization"] = header
         headers.setdefault("Accept", "application/json")
         self.sent += 1
-        return self.client.request(
-            method, url, name=name, headers=headers, **kw
+        began = time.time()
+        try:
+            return self.client.request(
+                method, url, name=name, headers=headers, **kw
+            )
+        except gevent.GreenletExit:
+            self._cut(method, name, began)
+            raise
+
+    def _cut(self, method: str, name: str, began: float) -> None:
+        """A request Locust killed at the end of the run (``--stop-timeout``
+        over): counted, in the second it was sent, as a request that got
+        no answer when it had waited past its SLO bound (a client timeout
+        would have said the same); under it, nothing is known, so not
+        counted. Watches and the users' cleanup are never counted so."""
+        waited = time.time() - began
+        if self.cleaning or name.startswith(UNTIMED):
+            return
+        scope = name.split()[1]
+        bound = SLO_P99_S.get(scope)
+        if bound is None:
+            scope, bound = "single", SLO_P99_S["single"]
+        if waited <= bound:
+            return
+        self.environment.events.request.fire(
+            request_type=method,
+            name=name,
+            response_time=waited * 1000,
+            response_length=0,
+            response=None,
+            context={},
+            exception=CutAtEnd(
+                f"no answer in {waited:.1f}s, over the {scope} SLO "
+                f"{bound:g}s, cut at the end of the run"
+            ),
+            start_time=began,
+            url=None,
         )
 
     def _keep(self, resp: Any) -> None:
@@ -324,10 +371,18 @@ class ApiServerUser(FastHttpUser):
     def on_stop(self) -> None:
         """Delete what this user created, for ``CLEANUP_S`` at most."""
         self.watches.kill(block=False)
-        with gevent.Timeout(CLEANUP_S, False):
-            for name in list(self.mine):
-                resp = self._send(
-                    "DELETE", f"{self._cms}/{name}", "DELETE single configmap"
-                )
-                if resp.status_code in (200, 202, 404):
-                    self.mine.pop(name, None)
+        self.cleaning = True
+        # Not a gevent.Timeout: locust counts that as the request's
+        # failure ("no response") and goes on to the next DELETE.
+        try:
+            with gevent.Timeout(CLEANUP_S, _CleanupOver):
+                for name in list(self.mine):
+                    resp = self._send(
+                        "DELETE",
+                        f"{self._cms}/{name}",
+                        "DELETE single configmap",
+                    )
+                    if resp.status_code in (200, 202, 404):
+                        self.mine.pop(name, None)
+        except _CleanupOver:
+            pass  # the DELETE cut short is not counted; the sweep has it
