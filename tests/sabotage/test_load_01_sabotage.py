@@ -63,7 +63,15 @@ def test_api_servers_starved_of_cpu_break_the_latency_slos(
     try:
         check_api_latency_slos(lab_check)
     except GuaranteeViolated as caught:
-        assert "over the single SLO 1s" in str(caught), caught
+        # Starved servers answer slowly (a p99 over its SLO) or, when no
+        # answer comes before the end, not at all: requests already over
+        # their SLO then count as failed ("no successful request").
+        message = str(caught)
+        assert (
+            "over the single SLO 1s" in message
+            or "no successful request" in message
+            or "over the 1% budget" in message
+        ), message
     else:
         pytest.fail(
             "API servers starved of CPU still met the SLOs: "

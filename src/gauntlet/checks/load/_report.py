@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from gauntlet.checks.arch._apiservers import (
@@ -138,12 +139,20 @@ def _scrape(
     unobserved: dict[str, str],
     when: str,
 ) -> dict[ApiServer, Scrape]:
-    """Each server's histograms; the others into ``unobserved``."""
+    """Each server's histograms; the others into ``unobserved``. The
+    servers are asked at once: a slow or starved server costs its own
+    timeout, not the sum of all of them."""
     found: dict[ApiServer, Scrape] = {}
     headers = bearer(ctx.cluster)
-    with api_pool(ctx.cluster, credentials=True) as pool:
-        for server in servers:
-            answer = ask(pool, server, "GET", "/metrics", headers)
+    with (
+        api_pool(ctx.cluster, credentials=True) as pool,
+        ThreadPoolExecutor(max(1, len(servers))) as asking,
+    ):
+        answers = asking.map(
+            lambda server: ask(pool, server, "GET", "/metrics", headers),
+            servers,
+        )
+        for server, answer in zip(servers, answers, strict=True):
             if answer.status != 200:
                 unobserved[server.label] = (
                     f"/metrics {when} the run answered {answer.status}: "
