@@ -119,6 +119,7 @@ def test_two_workers_tallies_reach_the_master(lab, cluster, test_namespace):
     assert _left(cluster, test_namespace) == []
 
 
+@pytest.mark.full_matrix  # CI: LOAD-02 ramps and stops early in the profile
 def test_a_ramp_records_its_steps_and_an_early_stop_keeps_the_tally(
     lab, test_namespace
 ):
