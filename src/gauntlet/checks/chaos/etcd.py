@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import signal
 import time
+from dataclasses import dataclass
 
 from gauntlet import progress
 from gauntlet.checks.chaos import _support, web, writes
 from gauntlet.checks.context import CheckContext, CheckSkipped
-from gauntlet.errors import GauntletError
+from gauntlet.errors import GauntletError, GuaranteeViolated
 from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.nodes.base import NodeAccess
 from gauntlet.observe.etcd import EtcdClient
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "check_follower_loss",
     "check_leader_loss",
     "check_quorum_loss",
+    "kill_leader",
     "wait_new_leader",
 ]
 
@@ -137,27 +140,13 @@ def check_leader_loss(
     """
     access = ctx.require_nodes("killing the etcd leader")
     etcd = ctx.etcd("killing the etcd leader")
-    before = etcd.statuses()
-    old = next(m for m in before if m.is_leader)
-    leader = _support.node_of_address(ctx, old.host)
-    others = [m.endpoint for m in before if not m.is_leader]
     lb = {"lb": ctx.cluster.server}
     with writes.recording(
         ctx, lb, reads=False, pause_s=WRITE_PERIOD_S
     ) as recorder:
         time.sleep(_support.BASELINE_S)
-        killed = time.monotonic()
-        _support.inject(
-            ledger,
-            f"SIGKILL etcd leader on {leader}",
-            kinds.start_component(access, leader, "etcd"),
-            lambda: access.kill(leader, "etcd", signal.SIGKILL),
-        )
-        elected = _support.attempt(
-            functools.partial(
-                wait_new_leader, etcd, old.member_id, others, old.raft_term
-            )
-        )
+        kill = kill_leader(ctx, ledger, access, etcd)
+        killed, elected, leader = kill.killed, kill.elected, kill.leader
         time.sleep(AFTER_ELECTION_S)
     stats = writes.write_stats(recorder.ops, killed - 1.0)
     lost = writes.lost_writes(recorder)
@@ -183,6 +172,46 @@ def check_leader_loss(
         for problem in writes.no_write_lost(recorder.ops, lost):
             part.finding(problem)
     ctx.conclude(f"etcd leader on {leader} killed")
+
+
+@dataclass(frozen=True)
+class LeaderKill:
+    """RES-04's fault as it happened (also under load, LOAD-03)."""
+
+    leader: str
+    """The node whose etcd member led and was killed."""
+    killed: float
+    """``time.monotonic()`` just before the kill."""
+    elected: float | GuaranteeViolated
+    """``time.monotonic()`` when another member led, or why none did."""
+
+
+def kill_leader(
+    ctx: CheckContext,
+    ledger: FaultLedger,
+    access: NodeAccess,
+    etcd: EtcdClient,
+    why: str = "",
+) -> LeaderKill:
+    """SIGKILL the etcd leader (recorded in ``ledger``, restarted by its
+    rollback) and wait for the survivors to elect another."""
+    before = etcd.statuses()
+    old = next(m for m in before if m.is_leader)
+    leader = _support.node_of_address(ctx, old.host)
+    others = [m.endpoint for m in before if not m.is_leader]
+    killed = time.monotonic()
+    _support.inject(
+        ledger,
+        f"SIGKILL etcd leader on {leader}{why}",
+        kinds.start_component(access, leader, "etcd"),
+        lambda: access.kill(leader, "etcd", signal.SIGKILL),
+    )
+    elected = _support.attempt(
+        functools.partial(
+            wait_new_leader, etcd, old.member_id, others, old.raft_term
+        )
+    )
+    return LeaderKill(leader, killed, elected)
 
 
 def check_quorum_loss(

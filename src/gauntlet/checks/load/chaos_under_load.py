@@ -12,18 +12,15 @@ clients of the cluster would have seen.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import signal
 import time
 from dataclasses import dataclass
 
 from gauntlet.checks.chaos import _support
 from gauntlet.checks.chaos.control_plane import APISERVER_DOWN_S
-from gauntlet.checks.chaos.etcd import ELECTION_BOUND_S, wait_new_leader
+from gauntlet.checks.chaos.etcd import ELECTION_BOUND_S, kill_leader
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.checks.load import _outage
 from gauntlet.errors import GuaranteeViolated, Unobservable
-from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
 from gauntlet.load.credentials import Source
 from gauntlet.load.plan import LoadPlan
@@ -176,22 +173,9 @@ def _kill_etcd_leader(
     """RES-04's fault: SIGKILL the leader, wait for the survivors to
     elect another, start it again, wait for a healthy control plane."""
     etcd = ctx.etcd(ETCD_PART)
-    before = etcd.statuses()
-    old = next(m for m in before if m.is_leader)
-    leader = _support.node_of_address(ctx, old.host)
-    others = [m.endpoint for m in before if not m.is_leader]
     start = time.time()
-    killed = _support.inject(
-        ledger,
-        f"SIGKILL etcd leader on {leader} (under load)",
-        kinds.start_component(access, leader, "etcd"),
-        lambda: access.kill(leader, "etcd", signal.SIGKILL),
-    )
-    elected = _support.attempt(
-        functools.partial(
-            wait_new_leader, etcd, old.member_id, others, old.raft_term
-        )
-    )
+    kill = kill_leader(ctx, ledger, access, etcd, " (under load)")
+    killed, elected, leader = kill.killed, kill.elected, kill.leader
     _support.restore(ledger)
     healthy = _support.wait_control_plane_healthy(ctx, members)
     recovered = time.time()
