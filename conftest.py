@@ -55,6 +55,7 @@ from gauntlet.project import reports_root
 from gauntlet.pytest_plugin import Measure
 from gauntlet.reporting import attach
 from gauntlet.reporting.parts import PartResult
+from gauntlet.reporting.timeline import Timeline
 from gauntlet.runid import current_run_id, new_run_id
 from gauntlet.wellknown import LAB_NAME, RUN_LABEL, label_value
 
@@ -389,6 +390,7 @@ def check(
         else request.getfixturevalue("test_namespace")
     )
     access, reason = node_access
+    timeline = Timeline(_timeline_title(request.node))
     ctx = CheckContext(
         cluster=cluster,
         topology=topology,
@@ -396,11 +398,20 @@ def check(
         images=images,
         nodes=access,
         nodes_unavailable=reason or "node access is not configured",
-        record=lambda n, v, u, b: measure(n, v, u, bound=b),
+        record=lambda n, v, u, b, span: timeline.measured(
+            measure(n, v, u, bound=b, span=span)
+        ),
         record_part=record_part,
         probe_namespace=probe_namespace,
+        timeline=timeline,
     )
     yield ctx
+
+
+def _timeline_title(item: pytest.Item) -> str:
+    marker = item.get_closest_marker("guarantee")
+    name = str(marker.args[0]) if marker and marker.args else ""
+    return f"{name}: {item.name}" if name else item.name
 
 
 @pytest.fixture(scope="session")

@@ -168,12 +168,23 @@ class Measure:
         self._record_property = record_property
 
     def __call__(
-        self, name: str, value: float, unit: str, bound: float | None = None
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        bound: float | None = None,
+        span: tuple[float, float] | None = None,
     ) -> Measurement:
-        """Record a value computed by the test; return the record."""
-        measurement = Measurement.instant(
-            name, value, unit, bound=bound, guarantee=self.guarantee
-        )
+        """Record a value computed by the test; return the record.
+        ``span``: the epoch seconds it was measured from and to."""
+        if span is None:
+            measurement = Measurement.instant(
+                name, value, unit, bound=bound, guarantee=self.guarantee
+            )
+        else:
+            measurement = Measurement.spanning(
+                name, value, unit, span, bound=bound, guarantee=self.guarantee
+            )
         self._record(measurement)
         return measurement
 

@@ -1,11 +1,14 @@
 """Fixtures for the RES and PART suites."""
 
+from collections.abc import Iterator
+
 import pytest
 
 from gauntlet import progress
-from gauntlet.checks.chaos import _support
+from gauntlet.checks.chaos import _support, timelines
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.cluster import workloads
+from gauntlet.faults.ledger import FaultLedger
 
 NODES_READY_TIMEOUT_S = 180.0
 
@@ -44,3 +47,12 @@ def workers_settled(check: CheckContext) -> None:
         NODES_READY_TIMEOUT_S,
         2.0,
     )
+
+
+@pytest.fixture(autouse=True)
+def _timeline(check: CheckContext, ledger: FaultLedger) -> Iterator[None]:
+    """Every RES and PART test attaches its timeline: the fault windows,
+    node states, leaders and restarts the sampler saw, and what the check
+    measured, on one time axis."""
+    with timelines.recorded(check, ledger):
+        yield

@@ -43,12 +43,45 @@ def one_clear_line(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def summary_of(proc: subprocess.CompletedProcess) -> dict:
-    """The summary.json whose path a `gauntlet run` printed."""
+def summary_path(proc: subprocess.CompletedProcess) -> Path:
+    """The summary.json a `gauntlet run` printed; its run's directory
+    holds ``allure-results/``."""
     paths = [
         ln.split(":", 1)[1].strip()
         for ln in proc.stdout.splitlines()
         if ln.startswith("summary:")
     ]
     assert paths, f"no summary:\n{(proc.stdout + proc.stderr)[-3000:]}"
-    return json.loads(Path(paths[0]).read_text())
+    return Path(paths[0])
+
+
+def summary_of(proc: subprocess.CompletedProcess) -> dict:
+    """The summary.json whose path a `gauntlet run` printed."""
+    return json.loads(summary_path(proc).read_text())
+
+
+def images_by_guarantee(proc: subprocess.CompletedProcess) -> dict[str, list]:
+    """Guarantee -> names of the image attachments of its allure
+    results (SVG or PNG), from the run's ``allure-results``."""
+    found: dict[str, list] = {}
+    results = summary_path(proc).parent / "allure-results"
+    for path in results.glob("*-result.json"):
+        result = json.loads(path.read_text())
+        labels = {x["name"]: x["value"] for x in result.get("labels", [])}
+        if "guarantee" not in labels:
+            continue
+        images = [
+            a["name"]
+            for a in _attachments(result)
+            if str(a.get("type", "")).startswith("image/")
+        ]
+        found.setdefault(labels["guarantee"], []).extend(images)
+    return found
+
+
+def _attachments(result: dict) -> list:
+    """A result's attachments, also those of its (nested) steps."""
+    found = list(result.get("attachments", []))
+    for step in result.get("steps", []):
+        found += _attachments(step)
+    return found

@@ -6,7 +6,7 @@ test_cli_on_lab.py shows the lab healthy right after the gameday.
 from __future__ import annotations
 
 import pytest
-from e2e_cli import gauntlet, summary_of
+from e2e_cli import gauntlet, images_by_guarantee, summary_of
 
 MUST_PASS = {
     "RES-01",
@@ -59,6 +59,9 @@ def _gameday_passes(wanted: set[str]) -> None:
         g["guarantee"]: g["measurements"] for g in summary["guarantees"]
     }
     assert all(measured[g] for g in wanted), "a guarantee measured nothing"
+    timelines = images_by_guarantee(proc)
+    untimed = {g for g in wanted if not timelines.get(g)}
+    assert not untimed, f"no timeline plot attached for {sorted(untimed)}"
 
 
 def _keyword(guarantee: str) -> str:

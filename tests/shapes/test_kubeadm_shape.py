@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from e2e_cli import images_by_guarantee
 from leftovers import assert_nothing_left
 from shape_cli import results, run_as_user
 
@@ -82,6 +83,8 @@ def _gameday(kubeconfig, context: str, wanted: tuple[str, ...]) -> None:
     assert set(verdicts) == set(wanted), verdicts
     assert proc.returncode == 0, verdicts
     assert set(verdicts.values()) == {"pass"}, verdicts
+    timelines = images_by_guarantee(proc)
+    assert all(timelines.get(g) for g in wanted), f"timelines: {timelines}"
 
 
 def test_the_gameday_node_faults_pass_through_the_pod_backend(

@@ -372,3 +372,20 @@ def test_a_killed_run_left_as_a_zombie_counts_as_dead():
         assert not alive(child.pid, started)
     finally:
         child.wait()
+
+
+def test_a_listener_is_told_each_fault_opened_injected_and_done(
+    tmp_path, calls
+):
+    ledger = FaultLedger("run-1", tmp_path)
+    told = []
+    with ledger.listening(lambda what, e: told.append((what, e.description))):
+        ledger.record_object("namespace x", undo("ns"))  # not a fault
+        ledger.inject("stop kubelet", undo("kubelet"), lambda: None)
+        ledger.rollback_all()
+    ledger.inject("after", undo("late"), lambda: None)  # no longer told
+    assert told == [
+        ("open", "stop kubelet"),
+        ("injected", "stop kubelet"),
+        ("done", "stop kubelet"),
+    ]

@@ -44,7 +44,7 @@ def context(measured):
         topology=None,
         namespace="kg-test",
         images=Images("busybox"),
-        record=lambda name, value, unit, bound: measured.append(
+        record=lambda name, value, unit, bound, _span: measured.append(
             (name, value, unit, bound)
         ),
     )

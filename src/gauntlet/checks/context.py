@@ -28,6 +28,7 @@ from gauntlet.nodes.helper_pods import IMPOSSIBLE
 from gauntlet.observe.etcd import EtcdClient
 from gauntlet.reporting import attach
 from gauntlet.reporting.parts import PartResult, PartStatus
+from gauntlet.reporting.timeline import Timeline
 
 CheckSkipped = Unobservable
 """A check that cannot observe what it needs skips with the reason."""
@@ -45,7 +46,8 @@ class Images:
         return cls(workload=workload_image())
 
 
-Recorder = Callable[[str, float, str, "float | None"], object]
+Span = tuple[float, float]
+Recorder = Callable[[str, float, str, "float | None", "Span | None"], object]
 PartSink = Callable[[PartResult], object]
 
 
@@ -84,6 +86,8 @@ class CheckContext:
     namespace (``kg-probes-<run id>``, recorded in the fault ledger by the
     fixture that names it); empty: probes go to ``namespace``."""
     _etcd: EtcdClient | None = field(default=None, repr=False)
+    timeline: Timeline = field(default_factory=lambda: Timeline("timeline"))
+    """What happened during the check on one time axis (its plot)."""
 
     @contextlib.contextmanager
     def part(self, name: str) -> Iterator[Part]:
@@ -150,11 +154,26 @@ class CheckContext:
         self.record_part(result)
 
     def measure(
-        self, name: str, value: float, unit: str, bound: float | None = None
+        self,
+        name: str,
+        value: float,
+        unit: str,
+        bound: float | None = None,
+        *,
+        since: float | None = None,
+        span: Span | None = None,
     ) -> float:
-        """Record a measured value (and keep it for the caller)."""
+        """Record a measured value (and keep it for the caller).
+
+        ``since`` (epoch seconds): a time in seconds counted from that
+        moment, so the record spans ``since`` to ``since + value``;
+        ``span``: the epoch seconds a value was measured from and to.
+        A spanned value marks its end on the check's timeline.
+        """
+        if since is not None:
+            span = (since, since + value)
         self.measured[name] = value
-        self.record(name, value, unit, bound)
+        self.record(name, value, unit, bound, span)
         return value
 
     def require_nodes(self, why: str) -> NodeAccess:

@@ -13,12 +13,13 @@ and are closed by their owner (``remove``) or at the run's end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -44,6 +45,7 @@ __all__ = [
     "EntryKind",
     "FaultLedger",
     "LedgerEntry",
+    "LedgerListener",
     "LedgerMirror",
     "RollbackFailed",
     "RollbackFailure",
@@ -54,6 +56,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+LedgerListener = Callable[[str, LedgerEntry], object]
+"""Told ``open``, ``injected`` and ``done`` of each fault (a test's
+timeline draws its windows from them)."""
 
 
 class RollbackFailed(GauntletError):
@@ -100,6 +105,7 @@ class FaultLedger:
         self._open: dict[int, LedgerEntry] = {}
         self._seq = 0
         self._lock = threading.RLock()
+        self._listeners: list[LedgerListener] = []
         self.rolling_back = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,6 +124,18 @@ class FaultLedger:
                 "host": socket.gethostname(),
             }
         )
+
+    @contextlib.contextmanager
+    def listening(self, listener: LedgerListener) -> Iterator[None]:
+        """Tell ``listener`` of every fault's open, injection and end
+        while the block runs."""
+        with self._lock:
+            self._listeners.append(listener)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listeners.remove(listener)
 
     def inject(
         self, description: str, rollback: Rollback, action: Callable[[], T]
@@ -162,6 +180,7 @@ class FaultLedger:
             )
             raise
         self._append({"event": "injected", "seq": entry.seq})
+        self._tell("injected", entry)
         return entry, result
 
     def record_object(self, description: str, removal: Rollback) -> LedgerEntry:
@@ -280,6 +299,8 @@ class FaultLedger:
                 event["what"] = what
             self._append(event)
             self._open[entry.seq] = entry
+        if what == "fault":
+            self._tell("open", entry)
         return entry
 
     def _close(self, entry: LedgerEntry, extra: dict[str, Any]) -> None:
@@ -288,6 +309,14 @@ class FaultLedger:
             self._open.pop(entry.seq, None)
             if entry == self._mirror_entry:
                 self._mirror_entry = None  # recorded again if it comes back
+        if entry.what == "fault":
+            self._tell("done", entry)
+
+    def _tell(self, what: str, entry: LedgerEntry) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(what, entry)
 
     def _entries(self, objects: bool) -> list[LedgerEntry]:
         with self._lock:

@@ -89,6 +89,33 @@ class Measurement:
             guarantee=guarantee,
         )
 
+    @classmethod
+    def spanning(
+        cls,
+        name: str,
+        value: float,
+        unit: str,
+        span: tuple[float, float],
+        *,
+        bound: float | None = None,
+        guarantee: str | None = None,
+    ) -> Measurement:
+        """A value the cluster took from ``span[0]`` to ``span[1]`` (epoch
+        seconds) to show, e.g. a node's seconds to NotReady counted from
+        the kubelet's stop: its start and end are those moments, so a
+        timeline marks them where the verdict took them."""
+        start, end = span
+        return cls(
+            name=name,
+            value=float(value),
+            unit=unit,
+            start=utc_iso(datetime.fromtimestamp(start, UTC)),
+            end=utc_iso(datetime.fromtimestamp(end, UTC)),
+            duration_s=max(0.0, end - start),
+            bound=None if bound is None else float(bound),
+            guarantee=guarantee,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with every field."""
         return {

@@ -152,8 +152,8 @@ def _timeline(
     with rc_context({"svg.hashsalt": "kube-gauntlet", "svg.fonttype": "none"}):
         fig = Figure(figsize=(9.0, 2.2 + 2.4 * len(panels)))
         axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)
-        for ax, panel in zip(axes[:, 0], panels, strict=True):
-            _draw_panel(ax, panel, origin, windows, events)
+        for i, (ax, panel) in enumerate(zip(axes[:, 0], panels, strict=True)):
+            _draw_panel(ax, panel, origin, windows, events, labels=i == 0)
         axes[-1, 0].set_xlabel(f"seconds since {_utc(origin)}")
         fig.suptitle(f"{title} ({NO_SAMPLES})" if empty else title)
         fig.tight_layout()
@@ -274,7 +274,10 @@ def _draw_panel(
     origin: float,
     windows: Sequence[Window],
     events: Sequence[Event],
+    labels: bool = True,
 ) -> None:
+    """``labels``: name the events (on the top panel only: the same
+    markers on every panel, their names once)."""
     for s in panel.series:
         xs = [t - origin for t, _ in s.points]
         ys = [v for _, v in s.points]
@@ -298,6 +301,8 @@ def _draw_panel(
         )
     for event in events:
         ax.axvline(event.at - origin, color="tab:brown", lw=1.0, ls=":")
+        if not labels:
+            continue
         ax.annotate(
             event.label,
             (event.at - origin, 1.0),

@@ -96,11 +96,19 @@ def check_control_plane_blackout(
     time.sleep(BLACKOUT_S)
     ended = time.time()
     _support.restore(ledger)
+    restarted = time.time()
     recovery = _support.wait_control_plane_healthy(ctx, members)
     ok, total = web.service_log(ctx, dark, ended)
     after = web.pod_snapshot_synced(ctx, "web", pods)
-    ctx.measure("seconds to stop the control plane", dark - began, "s")
-    ctx.measure("seconds until the API is back after restart", recovery, "s")
+    ctx.measure(
+        "seconds to stop the control plane", dark - began, "s", since=began
+    )
+    ctx.measure(
+        "seconds until the API is back after restart",
+        recovery,
+        "s",
+        since=restarted,
+    )
     with ctx.part("API unavailable") as part:
         if api_writable:
             part.finding("the API accepted a write with everything stopped")
@@ -310,7 +318,9 @@ def _judge_takeover(ctx: CheckContext, failover: _Failover) -> float | None:
         ctx.evidence(f"{lease} leader election", timing.source)
         took = _support.settle(failover.taken).at - failover.stopped
         bound = timing.takeover_bound_s
-        ctx.measure(f"{lease} lease takeover", took, "s", bound)
+        ctx.measure(
+            f"{lease} lease takeover", took, "s", bound, since=failover.stopped
+        )
         finding = takeover_finding(lease, took, timing)
         if finding:
             part.finding(finding)

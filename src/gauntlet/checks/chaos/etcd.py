@@ -159,6 +159,7 @@ def check_leader_loss(
             election,
             "s",
             ELECTION_BOUND_S,
+            since=ctx.timeline.epoch(killed),
         )
         if election > ELECTION_BOUND_S:
             part.finding(f"new leader after {election:.1f}s")
@@ -314,7 +315,10 @@ def check_quorum_loss(
         else:
             recovery = min(op.end for op in after) - back_at
             ctx.measure(
-                "seconds until writes succeed with quorum back", recovery, "s"
+                "seconds until writes succeed with quorum back",
+                recovery,
+                "s",
+                since=back_epoch,
             )
     with ctx.part("no acknowledged write lost") as part:
         for problem in writes.no_write_lost(recorder.ops, lost):

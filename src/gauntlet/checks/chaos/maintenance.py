@@ -108,7 +108,7 @@ def check_drain_respects_budgets(
     budget = _budget_state(ctx)
     ok, total = web.service_log(ctx, began, ended)
     _support.restore(ledger)
-    ctx.measure("seconds to drain the worker", result.seconds, "s")
+    ctx.measure("seconds to drain the worker", result.seconds, "s", since=began)
     ctx.measure("evictions refused by the budget", result.refused, "")
     with ctx.part("drain finishes") as part:
         if not result.complete:
@@ -226,7 +226,11 @@ def check_leave_and_join(
     with ctx.part("Ready in time after joining") as part:
         seconds = _support.settle(ready)
         ctx.measure(
-            "seconds from kubelet start to Ready", seconds, "s", READY_BOUND_S
+            "seconds from kubelet start to Ready",
+            seconds,
+            "s",
+            READY_BOUND_S,
+            since=started,
         )
         finding = rejoin_finding(victim, seconds)
         if finding:

@@ -121,12 +121,15 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
             seconds,
             "s",
             NOT_READY_BOUND_S,
+            since=stopped,
         )
         if seconds > NOT_READY_BOUND_S:
             part.finding(f"{worker} went NotReady only after {seconds:.0f}s")
     with ctx.part("unreachable taint"):
         seconds = _support.settle(tainted)
-        ctx.measure("seconds to the unreachable taint", seconds, "s")
+        ctx.measure(
+            "seconds to the unreachable taint", seconds, "s", since=stopped
+        )
     with ctx.part("new pods avoid the node") as part:
         if new_pod_on is None:
             raise CheckSkipped(
@@ -145,7 +148,12 @@ def check_kubelet_stop(ctx: CheckContext, ledger: FaultLedger) -> None:
             )
     with ctx.part("Ready again without pod restarts") as part:
         seconds = _support.settle(ready)
-        ctx.measure("seconds to Ready after the kubelet start", seconds, "s")
+        ctx.measure(
+            "seconds to Ready after the kubelet start",
+            seconds,
+            "s",
+            since=started,
+        )
         if after != pods:
             part.finding(f"pods changed: {pods} -> {after}")
     ctx.conclude(f"kubelet stopped on {worker}")
@@ -195,7 +203,11 @@ def check_kubelet_crash(ctx: CheckContext, ledger: FaultLedger) -> None:
     with ctx.part("a new kubelet in time") as part:
         if back is not None:
             ctx.measure(
-                "seconds until a new kubelet runs", back, "s", RESTART_BOUND_S
+                "seconds until a new kubelet runs",
+                back,
+                "s",
+                RESTART_BOUND_S,
+                since=killed,
             )
         if back is None or back > RESTART_BOUND_S:
             when = "never" if back is None else f"only after {back:.1f}s"

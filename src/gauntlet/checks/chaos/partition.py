@@ -202,6 +202,7 @@ def check_minority_loses_writes(
                 refusal,
                 "s",
                 bound=MINORITY_REFUSAL_BOUND_S,
+                since=ctx.timeline.epoch(cutting),
             )
             if refusal > MINORITY_REFUSAL_BOUND_S:
                 part.finding(

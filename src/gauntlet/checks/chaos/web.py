@@ -11,6 +11,7 @@ import time
 
 from kubernetes import utils
 
+from gauntlet.checks.chaos import timelines
 from gauntlet.checks.context import CheckContext
 from gauntlet.cluster import workloads
 from gauntlet.observe import objects
@@ -117,15 +118,19 @@ def service_log(
 ) -> tuple[int, int]:
     """(ok, total) fetches the service client logged in the window."""
     text = ctx.cluster.core().read_namespaced_pod_log(CLIENT_POD, ctx.namespace)
-    ok = total = 0
-    for line in str(text).splitlines():
-        parts = line.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            continue
-        if start_epoch <= int(parts[0]) <= end_epoch:
-            total += 1
-            ok += parts[1] == "ok"
-    return ok, total
+    logged = [
+        (int(parts[0]), parts[1] == "ok")
+        for parts in (line.split() for line in str(text).splitlines())
+        if len(parts) == 2 and parts[0].isdigit()
+    ]
+    ctx.timeline.series(
+        timelines.SERVICE_PANEL,
+        "Service client (every 0.5 s)",
+        timelines.service_points(logged),
+        color="tab:blue",
+    )
+    window = [ok for at, ok in logged if start_epoch <= at <= end_epoch]
+    return sum(window), len(window)
 
 
 def service_finding(

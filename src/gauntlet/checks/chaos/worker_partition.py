@@ -115,7 +115,7 @@ def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
     twice |= {p for p in everywhere if everywhere.count(p) > 1}
     with ctx.part("NotReady when cut off"):
         seconds = _support.settle(not_ready)
-        ctx.measure("seconds to NotReady when cut off", seconds, "s")
+        ctx.measure("seconds to NotReady when cut off", seconds, "s", since=cut)
     with ctx.part("containers keep running") as part:
         if not servers:
             raise CheckSkipped(f"cannot see the pods' processes on {worker}")
@@ -138,7 +138,12 @@ def check_worker_partition(ctx: CheckContext, ledger: FaultLedger) -> None:
             )
     with ctx.part("Ready after the heal"):
         seconds = _support.settle(ready)
-        ctx.measure("seconds to Ready after the heal", seconds, "s")
+        ctx.measure(
+            "seconds to Ready after the heal",
+            seconds,
+            "s",
+            since=ended.ended_at,
+        )
     ctx.conclude(f"{worker} cut off")
 
 

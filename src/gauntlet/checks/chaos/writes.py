@@ -30,6 +30,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from gauntlet.checks.chaos import timelines
 from gauntlet.checks.chaos.split_brain import check_history
 from gauntlet.checks.context import CheckContext, CheckSkipped
 from gauntlet.cluster.discovery import ClusterTopology
@@ -133,6 +134,7 @@ def recording(
         yield recorder
     finally:
         recorder.stop()
+        timelines.write_history(ctx.timeline, recorder.ops)
 
 
 def lost_writes(recorder: HistoryRecorder) -> list[str]:
