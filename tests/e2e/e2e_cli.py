@@ -61,27 +61,38 @@ def summary_of(proc: subprocess.CompletedProcess) -> dict:
 
 
 def images_by_guarantee(proc: subprocess.CompletedProcess) -> dict[str, list]:
-    """Guarantee -> names of the image attachments of its allure
-    results (SVG or PNG), from the run's ``allure-results``."""
-    found: dict[str, list] = {}
+    """Guarantee -> names of the image attachments (SVG or PNG) of its
+    allure results, also those its fixtures attached (a fixture's
+    teardown attaches into the container of the results it served)."""
     results = summary_path(proc).parent / "allure-results"
+    guarantee_of: dict[str, str] = {}
+    attached: dict[str, list] = {}
     for path in results.glob("*-result.json"):
         result = json.loads(path.read_text())
         labels = {x["name"]: x["value"] for x in result.get("labels", [])}
-        if "guarantee" not in labels:
-            continue
-        images = [
-            a["name"]
-            for a in _attachments(result)
-            if str(a.get("type", "")).startswith("image/")
-        ]
-        found.setdefault(labels["guarantee"], []).extend(images)
+        if "guarantee" in labels:
+            guarantee_of[result["uuid"]] = labels["guarantee"]
+            attached.setdefault(result["uuid"], []).extend(_images(result))
+    for path in results.glob("*-container.json"):
+        container = json.loads(path.read_text())
+        fixtures = container.get("befores", []) + container.get("afters", [])
+        images = [name for f in fixtures for name in _images(f)]
+        for child in container.get("children", []):
+            attached.setdefault(child, []).extend(images)
+    found: dict[str, list] = {}
+    for uuid, guarantee in guarantee_of.items():
+        found.setdefault(guarantee, []).extend(attached.get(uuid, []))
     return found
 
 
-def _attachments(result: dict) -> list:
-    """A result's attachments, also those of its (nested) steps."""
-    found = list(result.get("attachments", []))
-    for step in result.get("steps", []):
-        found += _attachments(step)
+def _images(step: dict) -> list:
+    """Names of a result's (or fixture's) image attachments, also those
+    of its nested steps."""
+    found = [
+        a["name"]
+        for a in step.get("attachments", [])
+        if str(a.get("type", "")).startswith("image/")
+    ]
+    for inner in step.get("steps", []):
+        found += _images(inner)
     return found

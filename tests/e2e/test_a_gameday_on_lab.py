@@ -6,7 +6,7 @@ test_cli_on_lab.py shows the lab healthy right after the gameday.
 from __future__ import annotations
 
 import pytest
-from e2e_cli import gauntlet, images_by_guarantee, summary_of
+from e2e_cli import gauntlet, images_by_guarantee, summary_of, summary_path
 
 MUST_PASS = {
     "RES-01",
@@ -43,8 +43,8 @@ def test_gameday_passes_with_measurements_but_the_pod_backend_faults(lab):
 
 
 def _gameday_passes(wanted: set[str]) -> None:
-    args = ["run", "--profile", "gameday", "--allow-destructive"]
-    args.append("kube-gauntlet-lab")
+    args = ["run", "--profile", "gameday", "--screenshot"]
+    args += ["--allow-destructive", "kube-gauntlet-lab"]
     if wanted != MUST_PASS:
         args += ["-k", " or ".join(_keyword(g) for g in sorted(wanted))]
     proc = gauntlet(*args, timeout=1500)
@@ -62,6 +62,10 @@ def _gameday_passes(wanted: set[str]) -> None:
     timelines = images_by_guarantee(proc)
     untimed = {g for g in wanted if not timelines.get(g)}
     assert not untimed, f"no timeline plot attached for {sorted(untimed)}"
+    shot = summary_path(proc).parent / "report.png"
+    assert shot.is_file() and shot.stat().st_size > 10_000, (
+        f"no screenshot of the report: {proc.stderr[-2000:]}"
+    )
 
 
 def _keyword(guarantee: str) -> str:

@@ -78,7 +78,12 @@ class ClusterSampler:
         at = time.time()
         answered = self._nodes(at)
         self._timeline.sample(
-            API_PANEL, "list nodes answered", float(answered), at, "steps"
+            API_PANEL,
+            "list nodes answered",
+            float(answered),
+            at,
+            "steps",
+            share=True,
         )
         if not answered:
             return  # the rest would fail the same way, one timeout each
@@ -94,7 +99,9 @@ class ClusterSampler:
         for node in nodes.items:
             name = objects.name(node)
             ready = _ready(node)
-            self._timeline.sample(NODES_PANEL, name, float(ready), at, "steps")
+            self._timeline.sample(
+                NODES_PANEL, name, float(ready), at, "steps", share=True
+            )
             before = self._ready.get(name)
             if before is not None and before != ready:
                 word = "Ready" if ready else "NotReady"

@@ -87,6 +87,9 @@ class Panel:
     log_y: bool = False
     bounds: Sequence[tuple[float, str]] = ()
     """Horizontal dashed lines (value, label), e.g. an SLO bound."""
+    share: bool = False
+    """Values are 0..1 (a share, a yes/no state): the axis shows 0 to 1
+    whatever was seen, so a flat 1 does not look like a wobble."""
 
 
 class SecondCounts(Protocol):
@@ -326,10 +329,12 @@ def _draw_panel(
         ax.set_yticks([])  # no scale: nothing was measured
     elif panel.log_y:
         ax.set_yscale("log", nonpositive="clip")
+    elif panel.share:
+        ax.set_ylim(-0.08, 1.08)
     ax.set_ylabel(panel.y_label)
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", fontsize=7, ncols=2)
+        ax.legend(loc="best", fontsize=7, ncols=2)
 
 
 def _quantiles(

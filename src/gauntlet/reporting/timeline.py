@@ -64,8 +64,9 @@ class Timeline:
     _windows: list[Window] = field(default_factory=list)
     _open: dict[str, tuple[float, str]] = field(default_factory=dict)
     _lines: dict[tuple[str, str], _Line] = field(default_factory=dict)
-    _panels: dict[str, None] = field(default_factory=dict)
-    """Panel names in the order they were first fed (dict as an ordered set)."""
+    _panels: dict[str, bool] = field(default_factory=dict)
+    """Panel names in the order first fed, and whether each is a share
+    (values 0..1, ``Panel.share``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def epoch(self, monotonic: float) -> float:
@@ -101,10 +102,12 @@ class Timeline:
         points: Sequence[tuple[float, float]],
         style: Style = "line",
         color: str | None = None,
+        share: bool = False,
     ) -> None:
-        """Set a whole series (epoch, value), replacing one of that name."""
+        """Set a whole series (epoch, value), replacing one of that name;
+        ``share``: the panel's values are 0..1."""
         with self._lock:
-            self._panels.setdefault(panel)
+            self._panels.setdefault(panel, share)
             self._lines[(panel, label)] = _Line(
                 panel, label, style, color, sorted(points)
             )
@@ -117,10 +120,11 @@ class Timeline:
         at: float | None = None,
         style: Style = "line",
         color: str | None = None,
+        share: bool = False,
     ) -> None:
         """Add one point to a series (made on first use)."""
         with self._lock:
-            self._panels.setdefault(panel)
+            self._panels.setdefault(panel, share)
             line = self._lines.setdefault(
                 (panel, label), _Line(panel, label, style, color)
             )
@@ -197,6 +201,7 @@ class Timeline:
                         if line.panel == name
                     ],
                     name,
+                    share=self._panels[name],
                 )
                 for name in sorted(self._panels, key=_rank(order))
             ]

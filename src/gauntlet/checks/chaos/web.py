@@ -128,6 +128,7 @@ def service_log(
         "Service client (every 0.5 s)",
         timelines.service_points(logged),
         color="tab:blue",
+        share=True,
     )
     window = [ok for at, ok in logged if start_epoch <= at <= end_epoch]
     return sum(window), len(window)
