@@ -255,6 +255,8 @@ INTERNAL_ENV: Mapping[str, str] = {
     "not one cluster's",
     "KUBE_GAUNTLET_STATE": "where fault ledgers live: gauntlet recover "
     "must find them without a profile file",
+    "KUBE_GAUNTLET_BROWSER": "the browser that takes report screenshots: "
+    "a program of the machine running gauntlet, not of the cluster",
 }
 """Variables the code reads that a cluster profile must not set, and why."""
 

@@ -235,6 +235,26 @@ def test_the_game_days_notify(parser):
         assert settings is not None and settings.report_url
 
 
+def test_the_game_days_publish_a_screenshot_of_the_report(parser, monkeypatch):
+    gamedays = [
+        parse(parser, where, argv)
+        for where, argv in COMMANDS
+        if argv[:3] == ["run", "--profile", "gameday"]
+    ]
+    assert [args.screenshot for args in gamedays] == [True, True]
+    github = {n: (j, e) for n, j, e in github_jobs()}
+    job, env = github["gameday"]
+    files = run_files(monkeypatch, Path(env["KUBE_GAUNTLET_PROJECT"]))
+    upload = next(s for s in job["steps"] if "upload-artifact" in str(s))
+    assert covers(upload["with"]["path"].split(), files.screenshot)
+    gitlab = {n: (j, e) for n, j, e in gitlab_jobs()}
+    job, env = gitlab["gameday"]
+    files = run_files(monkeypatch, Path(env["KUBE_GAUNTLET_PROJECT"]))
+    assert covers(job["artifacts"]["paths"], files.screenshot)
+    assert "chromium" in job["variables"]["EXTRA_DEBS"].split()
+    assert any("$EXTRA_DEBS" in line for line in job["before_script"])
+
+
 def test_a_flag_the_cli_lacks_fails_the_check(parser):
     with pytest.raises(pytest.fail.Exception, match="unrecognized"):
         parse(parser, "here", ["run", "--profile", "gate", "--notify-me"])

@@ -68,6 +68,11 @@ class RunFiles:
         return self.root / "html"
 
     @property
+    def screenshot(self) -> Path:
+        """A PNG of the HTML report (``--screenshot``)."""
+        return self.root / "report.png"
+
+    @property
     def stop_reason(self) -> Path:
         """Written by the plugin when a test stopped the run."""
         return self.root / "stopped.txt"

@@ -1,10 +1,10 @@
 """``gauntlet report``: a run's HTML report, trends, two runs compared.
 
-``open`` and ``serve`` show one run's report; ``trend`` reads the
-history of a context (``reports/history/<context>.jsonl``) and flags
-measurements that got worse; ``compare`` puts two runs' summary.json side
-by side. A RUN is a run id, a unique prefix of one, ``latest`` or a run
-directory.
+``open`` and ``serve`` show one run's report, ``screenshot`` saves a
+PNG of it beside it; ``trend`` reads the history of a context
+(``reports/history/<context>.jsonl``) and flags measurements that got
+worse; ``compare`` puts two runs' summary.json side by side. A RUN is
+a run id, a unique prefix of one, ``latest`` or a run directory.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from gauntlet.cli.pytest_runner import RunFiles
 from gauntlet.errors import UsageError
 from gauntlet.exit_codes import EXIT_OK, EXIT_VIOLATED
 from gauntlet.project import reports_root
@@ -32,6 +33,7 @@ from gauntlet.reporting.runs import (
     load_summary,
     resolve_run,
 )
+from gauntlet.reporting.screenshot import take_screenshot
 from gauntlet.reporting.trend import DEFAULT_LAST, DEFAULT_MARGIN, build_trend
 from gauntlet.reporting.trend_render import render_text
 
@@ -53,6 +55,11 @@ def add_parser(
     for name, text in (
         ("open", "print the path of a run's HTML report"),
         ("serve", "serve a run's HTML report on 127.0.0.1"),
+        (
+            "screenshot",
+            "save a PNG of a run's HTML report as report.png in its "
+            "directory (headless Chromium)",
+        ),
     ):
         show = actions.add_parser(name, help=text)
         show.add_argument(
@@ -64,7 +71,10 @@ def add_parser(
         show.add_argument(
             "--run", dest="run_option", metavar="ID", help="same as RUN"
         )
-        show.add_argument("--port", type=int, default=8000, help="serve port")
+        if name != "screenshot":
+            show.add_argument(
+                "--port", type=int, default=8000, help="serve port"
+            )
         show.set_defaults(func=report)
     trend_p = actions.add_parser(
         "trend",
@@ -114,23 +124,32 @@ def add_parser(
 
 
 def report(args: argparse.Namespace) -> int:
-    """Print the report path, or serve it on 127.0.0.1."""
+    """Print the report path, save a PNG of it, or serve it on 127.0.0.1.
+
+    Raises:
+        UsageError: no such run, no HTML report, or no browser for the
+            screenshot.
+        ToolFailed: the browser could not take the screenshot.
+    """
     if args.run and args.run_option and args.run != args.run_option:
         raise UsageError(
             f"two runs named: {args.run} and --run {args.run_option}"
         )
     run_dir = resolve_run(args.run or args.run_option, reports_root())
-    html = run_dir / "html"
-    index = html / "index.html"
+    files = RunFiles(run_dir)
+    index = files.html / "index.html"
     if not index.is_file():
-        index = next(iter(sorted(html.glob("*/index.html"))), index)
+        index = next(iter(sorted(files.html.glob("*/index.html"))), index)
     if not index.is_file():
         raise UsageError(
-            f"run {run_dir.name} has no HTML report under {html}: install "
-            "Node.js >= 20 and re-run, or read summary.json"
+            f"run {run_dir.name} has no HTML report under {files.html}: "
+            "install Node.js >= 20 and re-run, or read summary.json"
         )
     if args.action == "open":
         print(index)
+        return EXIT_OK
+    if args.action == "screenshot":
+        print(take_screenshot(index, files.screenshot))
         return EXIT_OK
     return _serve(index.parent, args.port)
 

@@ -50,7 +50,7 @@ from gauntlet.cli.upgrade_args import (
     upgrade_environment,
     upgrade_profile,
 )
-from gauntlet.cluster.client import connect
+from gauntlet.cluster.client import ENV_IN_CLUSTER, connect
 from gauntlet.cluster.discovery import ClusterTopology, discover
 from gauntlet.config import load_profile, profile_environment
 from gauntlet.errors import UsageError
@@ -138,6 +138,12 @@ def add_parser(
     add_upgrade_arguments(run_p)
     add_load_arguments(run_p)
     add_notify_args(run_p)
+    run_p.add_argument(
+        "--screenshot",
+        action="store_true",
+        help="also save a PNG of the HTML report as report.png in the "
+        "run's directory (headless Chromium; a warning if it fails)",
+    )
     run_p.set_defaults(func=run)
 
 
@@ -212,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
             notify, files.root, EXIT_INTERRUPTED, profile.name, target.context
         )
         raise
-    _report(files)
+    _report(files, screenshot=args.screenshot)
     stopped = _stop_reason(files)
     if stopped:
         print(f"gauntlet: error: {stopped}", file=sys.stderr)
@@ -338,11 +344,14 @@ def _environment(
     target: Target, run_id: str, node_access: str
 ) -> dict[str, str]:
     env = {
-        "KUBE_GAUNTLET_KUBECONFIG": str(target.cluster.kubeconfig_path),
         "KUBE_GAUNTLET_CONTEXT": target.context,
         NODE_ACCESS_ENV: node_access,
         RUN_ID_ENV: run_id,
     }
+    if target.cluster.in_cluster:
+        env[ENV_IN_CLUSTER] = "1"
+    else:
+        env["KUBE_GAUNTLET_KUBECONFIG"] = str(target.cluster.kubeconfig_path)
     if target.lab:
         env["KUBE_GAUNTLET_LAB"] = "1"
     return env
@@ -373,15 +382,23 @@ def _dry_run(
     return EXIT_OK
 
 
-def _report(files: RunFiles) -> None:
+def _report(files: RunFiles, *, screenshot: bool = False) -> None:
     from gauntlet.reporting.html import generate_html
+    from gauntlet.reporting.screenshot import try_screenshot
 
     index = generate_html(files.allure_results, files.html)
+    png = None
+    if screenshot and index is not None:
+        png = try_screenshot(index, files.screenshot)
+    elif screenshot:
+        progress.say("no HTML report, so no screenshot of it")
     print(f"results: {files.root}")
     if files.summary.is_file():
         print(f"summary: {files.summary}")
     if index is not None:
         print(f"report: {index}")
+    if png is not None:
+        print(f"screenshot: {png}")
 
 
 def _stop_reason(files: RunFiles) -> str:
