@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gauntlet.reporting.timelines_page import image_attachments
+
 GAUNTLET = str(Path(sys.executable).with_name("gauntlet"))
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -62,37 +64,9 @@ def summary_of(proc: subprocess.CompletedProcess) -> dict:
 
 def images_by_guarantee(proc: subprocess.CompletedProcess) -> dict[str, list]:
     """Guarantee -> names of the image attachments (SVG or PNG) of its
-    allure results, also those its fixtures attached (a fixture's
-    teardown attaches into the container of the results it served)."""
+    allure results, also those its fixtures attached."""
     results = summary_path(proc).parent / "allure-results"
-    guarantee_of: dict[str, str] = {}
-    attached: dict[str, list] = {}
-    for path in results.glob("*-result.json"):
-        result = json.loads(path.read_text())
-        labels = {x["name"]: x["value"] for x in result.get("labels", [])}
-        if "guarantee" in labels:
-            guarantee_of[result["uuid"]] = labels["guarantee"]
-            attached.setdefault(result["uuid"], []).extend(_images(result))
-    for path in results.glob("*-container.json"):
-        container = json.loads(path.read_text())
-        fixtures = container.get("befores", []) + container.get("afters", [])
-        images = [name for f in fixtures for name in _images(f)]
-        for child in container.get("children", []):
-            attached.setdefault(child, []).extend(images)
     found: dict[str, list] = {}
-    for uuid, guarantee in guarantee_of.items():
-        found.setdefault(guarantee, []).extend(attached.get(uuid, []))
-    return found
-
-
-def _images(step: dict) -> list:
-    """Names of a result's (or fixture's) image attachments, also those
-    of its nested steps."""
-    found = [
-        a["name"]
-        for a in step.get("attachments", [])
-        if str(a.get("type", "")).startswith("image/")
-    ]
-    for inner in step.get("steps", []):
-        found += _images(inner)
+    for plot in image_attachments(results):
+        found.setdefault(plot.guarantee, []).append(plot.name)
     return found

@@ -62,10 +62,12 @@ def _gameday_passes(wanted: set[str]) -> None:
     timelines = images_by_guarantee(proc)
     untimed = {g for g in wanted if not timelines.get(g)}
     assert not untimed, f"no timeline plot attached for {sorted(untimed)}"
-    shot = summary_path(proc).parent / "report.png"
-    assert shot.is_file() and shot.stat().st_size > 10_000, (
-        f"no screenshot of the report: {proc.stderr[-2000:]}"
-    )
+    run = summary_path(proc).parent
+    assert (run / "timelines.html").is_file(), "no timelines page"
+    for shot in (run / "report.png", run / "timelines.png"):
+        assert shot.is_file() and shot.stat().st_size > 10_000, (
+            f"no screenshot {shot.name}: {proc.stderr[-2000:]}"
+        )
 
 
 def _keyword(guarantee: str) -> str:

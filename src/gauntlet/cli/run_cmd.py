@@ -385,6 +385,7 @@ def _dry_run(
 def _report(files: RunFiles, *, screenshot: bool = False) -> None:
     from gauntlet.reporting.html import generate_html
     from gauntlet.reporting.screenshot import try_screenshot
+    from gauntlet.reporting.timelines_page import TIMELINES_PAGE
 
     index = generate_html(files.allure_results, files.html)
     png = None
@@ -392,11 +393,16 @@ def _report(files: RunFiles, *, screenshot: bool = False) -> None:
         png = try_screenshot(index, files.screenshot)
     elif screenshot:
         progress.say("no HTML report, so no screenshot of it")
+    timelines = files.root / TIMELINES_PAGE
+    if screenshot and timelines.is_file():
+        try_screenshot(timelines, timelines.with_suffix(".png"))
     print(f"results: {files.root}")
     if files.summary.is_file():
         print(f"summary: {files.summary}")
     if index is not None:
         print(f"report: {index}")
+    if timelines.is_file():
+        print(f"timelines: {timelines}")
     if png is not None:
         print(f"screenshot: {png}")
 

@@ -10,7 +10,7 @@ shown in the report as a global attachment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gauntlet.errors import GauntletError
@@ -21,6 +21,10 @@ from gauntlet.reporting.history import (
     read_history,
 )
 from gauntlet.reporting.runs import load_summary
+from gauntlet.reporting.timelines_page import (
+    TIMELINES_PAGE,
+    write_timelines_page,
+)
 from gauntlet.reporting.trend import DEFAULT_LAST, build_trend
 from gauntlet.reporting.trend_render import render_html
 
@@ -44,6 +48,23 @@ class ReportExtras:
 
 
 def extras_for(run_dir: Path) -> ReportExtras:
+    """Allure's history file, the trend page and the timelines page
+    (``timelines_page``, when the run attached timelines) for
+    ``run_dir``; never raises."""
+    extras = _history_extras(run_dir)
+    try:
+        page = write_timelines_page(
+            run_dir / "allure-results", run_dir / TIMELINES_PAGE
+        )
+    except OSError as exc:
+        warning = f"no timelines page: {exc.strerror or exc}"
+        return replace(extras, warnings=(*extras.warnings, warning))
+    if page is None:
+        return extras
+    return replace(extras, attachments=(*extras.attachments, page))
+
+
+def _history_extras(run_dir: Path) -> ReportExtras:
     """Allure's history file and the trend page for ``run_dir``.
 
     ``reports/<run-id>/`` holds summary.json, naming the context; the
