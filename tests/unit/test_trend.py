@@ -105,6 +105,75 @@ def test_a_series_absent_from_the_newest_run_is_not_judged():
     assert trend.regressions == ()
 
 
+def run_with(n, values, verdict="pass"):
+    """Run ``n`` with ARCH-08 ``values`` and ``verdict``."""
+    run = summary(n, {"ARCH-08": values}, verdicts={"ARCH-08": verdict})
+    return record_of(run, {})
+
+
+def test_a_step_that_missed_its_bound_in_a_failed_run_is_a_regression():
+    # ARCH-08 records a step only once it converges: a step past its 30 s
+    # bound fails the guarantee and leaves no value at all.
+    def steps(replaced, scaled=None):
+        values = [("deleted pod replaced", replaced, "s", 30.0)]
+        if scaled is not None:
+            values.append(("scale 2 -> 4", scaled, "s", 30.0))
+        return values
+
+    runs = [
+        run_with(1, steps(1.0, 2.0)),
+        run_with(2, steps(1.2, 2.2)),
+        run_with(3, steps(1.1), verdict="fail"),
+    ]
+    trend = build_trend(runs, "lab")
+    by_name = {s.name: s for s in trend.series}
+    scale = by_name["scale 2 -> 4"].judgement
+    assert scale.status == "regression"
+    assert scale.detail == (
+        "not measured in the newest run, which failed ARCH-08; "
+        "median 2.1 s of 2 previous runs"
+    )
+    assert scale.median == pytest.approx(2.1) and scale.previous == 2
+    assert by_name["deleted pod replaced"].judgement.status == "ok"
+    assert [s.name for s in trend.regressions] == ["scale 2 -> 4"]
+
+
+def test_a_failed_measurement_in_a_failed_run_is_a_regression():
+    failed = [("deleted pod replaced", None, "s", 30.0)]
+    runs = [*runs_of(1.0, 1.0), run_with(3, failed, verdict="fail")]
+    judgement = build_trend(runs, "lab").series[0].judgement
+    assert judgement.status == "regression"
+    assert judgement.detail.startswith(
+        "measuring failed in the newest run, which failed ARCH-08; median 1 s"
+    )
+
+
+@pytest.mark.parametrize("verdict", ["pass", "skip", "error"])
+def test_a_missing_value_is_a_regression_only_when_the_guarantee_failed(
+    verdict,
+):
+    runs = runs_of(1.0, 1.0)
+    runs.append(run_with(3, [], verdict=verdict))
+    judgement = build_trend(runs, "lab").series[0].judgement
+    assert judgement.status == "not in newest run"
+
+
+@pytest.mark.parametrize(
+    ("earlier", "name", "unit", "bound", "status"),
+    [
+        ((1.0,), "deleted pod replaced", "s", 30.0, "not in newest run"),
+        ((3, 3), "control-plane nodes", "nodes", None, "not in newest run"),
+    ],
+)
+def test_a_missing_value_needs_history_and_a_direction(
+    earlier, name, unit, bound, status
+):
+    runs = runs_of(*earlier, name=name, unit=unit, bound=bound)
+    runs.append(run_with(len(runs) + 1, [], verdict="fail"))
+    judgement = build_trend(runs, "lab").series[0].judgement
+    assert judgement.status == status
+
+
 @pytest.mark.parametrize(
     ("name", "unit", "bound", "direction"),
     [

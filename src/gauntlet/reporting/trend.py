@@ -8,6 +8,11 @@ at least an absolute floor (half a second, 5 ms, one count, one point of
 a percentage, or a tenth of the bound if larger) is a regression, so that
 noise on tiny values (0.10 s to 0.21 s) is never flagged.
 
+A value missing from the newest run (not measured, or measuring failed)
+is a regression when that run failed the guarantee: a step that misses
+its bound ends the check before its value is recorded, so the worst
+slowdown would otherwise show as a gap.
+
 Which way is worse:
 
 1. a bound is an upper bound (``Measurement.bound``): larger is worse;
@@ -85,6 +90,8 @@ Status = Literal[
     "no value",
     "not in newest run",
 ]
+_MISSING: frozenset[Status] = frozenset({"not in newest run", "no value"})
+"""A regression when the newest run failed the guarantee."""
 
 
 @dataclass(frozen=True)
@@ -235,11 +242,20 @@ def build_trend(
                 points.setdefault(key, []).append(point)
                 newest[key] = value
     newest_id = window[-1].run_id if window else ""
+    failed = (
+        {g.guarantee for g in window[-1].guarantees if g.verdict == "fail"}
+        if window
+        else set()
+    )
     series = []
     for key, series_points in points.items():
         value = newest[key]
         direction, why = direction_of(value)
         judgement = _judge(series_points, newest_id, value, direction, margin)
+        if key[0] in failed and judgement.status in _MISSING:
+            judgement = _missing_in_failed_run(
+                key[0], series_points, newest_id, value, direction, judgement
+            )
         series.append(
             Series(
                 guarantee=key[0],
@@ -294,6 +310,30 @@ def _judge(
     if worse_by > margin * abs(median) and worse_by >= floor:
         return Judgement("regression", detail, median, len(previous))
     return Judgement("ok", detail, median, len(previous))
+
+
+def _missing_in_failed_run(
+    guarantee: str,
+    points: Sequence[Point],
+    newest_id: str,
+    newest: ValueRecord,
+    direction: Direction,
+    missing: Judgement,
+) -> Judgement:
+    """A value the newest run lacks while failing its guarantee: a
+    regression against enough earlier values (else ``missing`` stands)."""
+    previous = [
+        p.value for p in points if p.run_id != newest_id and p.value is not None
+    ]
+    if len(previous) < MIN_PREVIOUS or direction == "unknown":
+        return missing
+    median = statistics.median(previous)
+    unit = f" {newest.unit}" if newest.unit else ""
+    detail = (
+        f"{missing.detail}, which failed {guarantee}; median {median:.3g}"
+        f"{unit} of {len(previous)} previous runs"
+    )
+    return Judgement("regression", detail, median, len(previous))
 
 
 def _change(worse_by: float, median: float) -> str:
