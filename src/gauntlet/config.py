@@ -151,8 +151,9 @@ SETTINGS: tuple[Setting, ...] = (
         "KUBE_GAUNTLET_RUNNER_IMAGE",
         "text",
         f"localhost/kube-gauntlet/runner:{__version__}",
-        "image of in-cluster Locust workers (Python, locust, gauntlet); "
-        "built by the project, under the mirror when one is set",
+        "image of in-cluster Locust workers and scheduled runs (Python, "
+        "gauntlet, its dependencies and suites); built by the project, "
+        "under the mirror when one is set",
     ),
     Setting(
         "images.repo",

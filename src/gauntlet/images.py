@@ -31,6 +31,7 @@ __all__ = [
     "PAUSE_IMAGE",
     "RUNNER_IMAGE",
     "RUNNER_IMAGE_ENV",
+    "RUNNER_PROJECT",
     "UPSTREAM_REGISTRY",
     "WORKLOAD_IMAGE",
     "WORKLOAD_IMAGE_ENV",
@@ -64,10 +65,16 @@ COREDNS_IMAGE = f"{UPSTREAM_REGISTRY}/coredns/coredns:v1.14.6"
 
 RUNNER_REPOSITORY = "kube-gauntlet/runner"
 RUNNER_IMAGE = f"localhost/{RUNNER_REPOSITORY}:{__version__}"
-"""In-cluster Locust workers: this host's Python, Locust and gauntlet
+"""In-cluster Locust workers and scheduled runs: this host's Python,
+gauntlet with its dependencies and its suites
 (``gauntlet.lab.runner_image``). No registry serves it: ``localhost/``
 names a locally built image; nodes import its archive (``images
 export``), or a mirror holds it as ``<repo>/kube-gauntlet/runner``."""
+
+RUNNER_PROJECT = "/opt/kube-gauntlet"
+"""Where the runner image keeps the suites, ``pytest.ini`` and the root
+conftest (``KUBE_GAUNTLET_PROJECT``), so that ``gauntlet run`` works in
+it; a scheduled run mounts its reports volume at ``reports/`` there."""
 
 WORKLOAD_IMAGE = AGNHOST_IMAGE
 """What test pods run unless ``KUBE_GAUNTLET_IMAGE_WORKLOAD`` says."""
@@ -198,7 +205,7 @@ def runner_use(
         runner_image(repo, environ),
         runner_image(repo, env),
         RUNNER_IMAGE,
-        "in-cluster Locust workers (examples/in-cluster-load)",
+        "in-cluster Locust workers and scheduled runs (examples/in-cluster)",
         RUNNER_IMAGE_ENV,
     )
 

@@ -35,7 +35,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"profiles", "reporting", "runid"}),
     frozenset({"cluster", "load", "gobuild"}),
     frozenset({"nodes", "safety", "conformance"}),
-    frozenset({"lab"}),
+    frozenset({"lab", "schedule"}),
     frozenset({"backends", "observe"}),
     frozenset({"faults"}),
     frozenset({"checks", "chaos"}),

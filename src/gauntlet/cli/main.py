@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         misc_cmd,
         report_cmd,
         run_cmd,
+        schedule_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     images_cmd.add_parser(sub)
     misc_cmd.add_parser(sub)
     report_cmd.add_parser(sub)
+    schedule_cmd.add_parser(sub)
     return parser
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gauntlet import progress
 from gauntlet.backends import KINDS
-from gauntlet.cluster.client import ClusterTarget, api_client
+from gauntlet.cluster.client import IN_CLUSTER, ClusterTarget, api_client
 from gauntlet.cluster.kubeconfig import read_kubeconfig
 from gauntlet.errors import UsageError
 from gauntlet.lab.cluster import LabCluster
@@ -49,9 +49,20 @@ class Target:
 
 
 def add_kubeconfig_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--kubeconfig`` and ``--context``, read by ``resolve_target``."""
+    """``--kubeconfig``, ``--context`` and ``--in-cluster``, read by
+    ``resolve_target``."""
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig file")
-    parser.add_argument("--context", help="kubeconfig context")
+    parser.add_argument(
+        "--context",
+        help="kubeconfig context (with --in-cluster: the name this cluster "
+        f"goes by in reports and --allow-destructive, default {IN_CLUSTER})",
+    )
+    parser.add_argument(
+        "--in-cluster",
+        action="store_true",
+        help="run inside a pod with its ServiceAccount's credentials "
+        "(examples/in-cluster)",
+    )
 
 
 def add_node_access_argument(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +75,10 @@ def add_node_access_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
-    """Lab or kubeconfig, and the context name, from the file alone."""
+    """Lab, kubeconfig or the pod's own credentials, and the context
+    name, from the file (or the flags) alone."""
+    if getattr(args, "in_cluster", False):
+        return _in_cluster(args)
     explicit = args.kubeconfig is not None or args.context is not None
     if args.lab and explicit:
         raise UsageError(
@@ -88,6 +102,20 @@ def resolve_target(args: argparse.Namespace) -> Target:
     info = read_kubeconfig(cluster.kubeconfig_path, args.context)
     cluster = ClusterTarget(info.path.resolve(), info.context)
     return Target(cluster, info.context, info.cluster == LAB_CONTEXT)
+
+
+def _in_cluster(args: argparse.Namespace) -> Target:
+    """The cluster this pod runs in. Without a kubeconfig a context has
+    no file to be checked against, so ``--context`` only names the
+    cluster: in reports, history, and the destructive opt-in a
+    CronJob's manifest carries (``gauntlet schedule print``)."""
+    if args.kubeconfig is not None or getattr(args, "lab", False):
+        raise UsageError(
+            "--in-cluster uses the pod's ServiceAccount: drop "
+            "--kubeconfig/--lab (--context only names the cluster)"
+        )
+    name = args.context or IN_CLUSTER
+    return Target(ClusterTarget(in_cluster=True), name, lab=False)
 
 
 def resolve_node_access(requested: str | None, target: Target) -> str:

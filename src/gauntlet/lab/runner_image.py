@@ -1,13 +1,16 @@
-"""The runner image: this host's Python with Locust and gauntlet inside.
+"""The runner image: this host's Python with gauntlet, its dependencies
+and its suites inside.
 
 In-cluster load workers (``gauntlet.load.in_cluster``) run the very
-locustfile the runner's master runs, so they need the same interpreter,
-the same packages and the same gauntlet. The lab cannot pull a Python
-base image, so the image is assembled from what runs here: the
-interpreter and its standard library (moved to ``/usr/local``, as the
-python images have it), the shared libraries ``ldd`` resolves for them,
-the installed distributions that locust, geventhttpclient and kubernetes
-require, and gauntlet's own modules. The archive is cached under a digest
+locustfile the runner's master runs, and a scheduled run
+(``gauntlet.schedule``) runs ``gauntlet run`` itself, so the image needs
+the same interpreter, the same packages and the same gauntlet. The lab
+cannot pull a Python base image, so the image is assembled from what
+runs here: the interpreter and its standard library (moved to
+``/usr/local``, as the python images have it), the shared libraries
+``ldd`` resolves for them, the installed distributions kube-gauntlet
+requires, and gauntlet's own modules and suites
+(``gauntlet.lab.runner_project``). The archive is cached under a digest
 of those inputs, so a change to any source rebuilds it and nothing else
 does.
 """
@@ -25,12 +28,12 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-import gauntlet
 from gauntlet.errors import LabError
-from gauntlet.images import RUNNER_IMAGE
+from gauntlet.images import RUNNER_IMAGE, RUNNER_PROJECT
 from gauntlet.lab.host_tools import shared_libraries
 from gauntlet.lab.images import archive_name
 from gauntlet.lab.oci import ImageFile, build_oci_image
+from gauntlet.lab.runner_project import DISTRIBUTION, project_files
 from gauntlet.load.in_cluster import IMAGE_PREFIX
 
 __all__ = [
@@ -44,8 +47,10 @@ __all__ = [
 PREFIX = IMAGE_PREFIX.lstrip("/")
 """Where the interpreter lives in the image (``/usr/local/bin/python3``),
 as the worker Job expects it."""
-RUNNER_DISTRIBUTIONS = ("locust", "geventhttpclient", "kubernetes")
-"""What ``gauntlet.load.users`` imports; their requirements come along."""
+RUNNER_DISTRIBUTIONS = (DISTRIBUTION,)
+"""kube-gauntlet's requirements, transitively: the kubernetes client,
+Locust, pytest and its plugins, matplotlib, chaostoolkit. Its own files
+come from the checkout (``runner_project``)."""
 _SKIPPED_STDLIB = frozenset(
     {
         "test",
@@ -63,9 +68,13 @@ _SKIPPED_DYNLOAD = re.compile(
     r"^(_test|_xxtest|_tkinter|_curses|readline|nis|ossaudiodev|xxlimited)"
 )
 _SKIPPED_PACKAGE_DIRS = frozenset({"__pycache__", "tests", "test"})
-_SKIPPED_PACKAGE_PATHS = ("kubernetes/aio/",)
+_SKIPPED_PACKAGE_PATHS = (
+    "kubernetes/aio/",
+    "PIL/_tkinter_finder.py",
+    "PIL/ImageTk.py",
+)
 """The kubernetes client's asyncio twin (40 MB): gauntlet uses the
-synchronous one."""
+synchronous one; Pillow's Tk glue, useless without tkinter."""
 _DIGEST_DIR = re.compile(r"[0-9a-f]{16}")
 _PASSWD = (
     "root:x:0:0:root:/root:/bin/false\n"
@@ -107,6 +116,7 @@ def build_runner_image(directory: Path, name: str = RUNNER_IMAGE) -> Path:
             "PYTHONDONTWRITEBYTECODE=1",
             "PYTHONUNBUFFERED=1",
             "HOME=/tmp",
+            f"KUBE_GAUNTLET_PROJECT={RUNNER_PROJECT}",
         ),
         workdir="/tmp",
         user="65534:65534",
@@ -167,12 +177,7 @@ def runner_files() -> list[ImageFile]:
         )
         if ".so" in path.suffixes:
             extensions.append(path)
-    package = Path(gauntlet.__file__).resolve().parent
-    for path in sorted(package.rglob("*")):
-        if path.suffix == ".py" or path.name == "py.typed":
-            rel = path.relative_to(package.parent)
-            if "__pycache__" not in rel.parts:
-                files.append(ImageFile(f"{site}/{rel}", source=path))
+    files += project_files(PREFIX, site)
     carried = {str(f.source) for f in files if f.source is not None}
     files += _libraries(extensions, carried, base)
     return files
@@ -224,7 +229,8 @@ def _distribution_files(names: Iterable[str]) -> Iterator[tuple[Path, Path]]:
 
 def _closure(names: Iterable[str]) -> list[md.Distribution]:
     """The installed distributions ``names`` require, transitively
-    (markers evaluated for this interpreter, no extras).
+    (markers evaluated for this interpreter, no extras); kube-gauntlet's
+    own is left to ``project_files``.
 
     Raises:
         LabError: one is not installed.
@@ -241,9 +247,10 @@ def _closure(names: Iterable[str]) -> list[md.Distribution]:
         except md.PackageNotFoundError as exc:
             raise LabError(
                 f"{name} is not installed in {sys.prefix}: the runner image "
-                "carries the installed Locust stack (pip install -e .)"
+                "carries what kube-gauntlet requires (pip install -e .)"
             ) from exc
-        found[key] = dist
+        if key != DISTRIBUTION:  # its files: ``project_files``
+            found[key] = dist
         for line in dist.requires or ():
             req = Requirement(line)
             if req.marker is None or req.marker.evaluate({"extra": ""}):

@@ -1,9 +1,10 @@
 """Put the runner image on the lab's nodes when something needs it.
 
 The boot imports the images every test needs; the runner image is big
-(~150 MB) and only in-cluster load workers run it, so it is imported on
-demand: built (or taken from the cache), then imported into each node
-that runs pods whose containerd does not already hold the same digest.
+(~300 MB) and only in-cluster load workers and scheduled runs run it, so
+it is imported on demand: built (or taken from the cache), then imported
+into each node that runs pods whose containerd does not already hold the
+same digest.
 """
 
 from __future__ import annotations
