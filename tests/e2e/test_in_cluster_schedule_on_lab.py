@@ -40,8 +40,8 @@ from kubernetes.dynamic import DynamicClient
 from gauntlet.cluster import workloads
 from gauntlet.cluster.client import Cluster
 from gauntlet.cluster.pod_exec import exec_in_pod
-from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.faults.made import make_recorded
 from gauntlet.faults.mirror import configmap_name
 from gauntlet.images import RUNNER_IMAGE
 from gauntlet.lab.runner_import import ensure_runner_image
@@ -156,11 +156,13 @@ def _run_the_gate_in_cluster(
     with contextlib.ExitStack() as stack:
         dynamic = DynamicClient(cluster.api)  # type: ignore[no-untyped-call]
         volume = _volume_for(spec, manifests, reports_dir, ledger.run_id)
-        _make(stack, ledger, cluster, dynamic, volume)
+        make_recorded(stack, ledger, cluster, dynamic, volume, DELETE_TIMEOUT_S)
         for manifest in manifests:
-            _make(stack, ledger, cluster, dynamic, manifest)
+            make_recorded(
+                stack, ledger, cluster, dynamic, manifest, DELETE_TIMEOUT_S
+            )
         job = _job_from_cronjob(cluster, spec, suffix)
-        _make(stack, ledger, cluster, dynamic, job)
+        make_recorded(stack, ledger, cluster, dynamic, job, DELETE_TIMEOUT_S)
         applied = time.monotonic()
         succeeded, log = _wait_job_done(cluster, spec.namespace, job, timeout_s)
         ran = time.monotonic() - applied
@@ -175,7 +177,7 @@ def _run_the_gate_in_cluster(
         on_volume = reports_dir / Path(summary_path).relative_to(REPORTS_MOUNT)
         summary = json.loads(on_volume.read_text())
         reader = reader_pod(spec)
-        _make(stack, ledger, cluster, dynamic, reader)
+        make_recorded(stack, ledger, cluster, dynamic, reader, DELETE_TIMEOUT_S)
         read = _read_in(cluster, reader, summary_path)
         assert json.loads(read) == summary, "the reader saw another file"
     print(f"{time.monotonic() - started:.0f}s in all")
@@ -248,41 +250,6 @@ def _job_from_cronjob(
         },
         "spec": template["spec"],
     }
-
-
-def _make(
-    stack: contextlib.ExitStack,
-    ledger: FaultLedger,
-    cluster: Cluster,
-    dynamic: DynamicClient,
-    manifest: dict[str, Any],
-) -> None:
-    """Record the object's removal, make it, and remove it (LIFO) when
-    the block ends."""
-    kind, api_version = manifest["kind"], manifest["apiVersion"]
-    name = manifest["metadata"]["name"]
-    namespace = manifest["metadata"].get("namespace")
-    resource = dynamic.resources.get(api_version=api_version, kind=kind)
-    where = f" in {namespace}" if namespace else ""
-    entry = ledger.record_object(
-        f"{kind} {name}{where}",
-        kinds.delete_object(cluster, kind, name, namespace, api_version),
-    )
-
-    def delete() -> None:
-        try:
-            resource.delete(
-                name=name,
-                namespace=namespace,
-                body={"propagationPolicy": "Background"},
-                _request_timeout=DELETE_TIMEOUT_S,
-            )
-        except ApiException as exc:
-            if kinds.delete_outcome(exc.status) != "done":
-                raise
-
-    stack.callback(ledger.remove, entry, delete)
-    resource.create(body=manifest, namespace=namespace)
 
 
 def _wait_job_done(

@@ -1,4 +1,5 @@
-"""The runner image carries what a Locust worker imports, and no more.
+"""The runner image carries what a Locust worker and a scheduled run
+import (gauntlet with its dependencies), without tests, bytecode or GUIs.
 
 Built from this host's interpreter and .venv, so no cluster is needed;
 ``ldd`` runs on the extension modules (a few seconds).

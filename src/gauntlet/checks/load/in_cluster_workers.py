@@ -11,12 +11,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from gauntlet.cluster.client import Cluster
-from gauntlet.faults import kinds
 from gauntlet.faults.ledger import FaultLedger
+from gauntlet.faults.made import make_recorded
 from gauntlet.load.in_cluster import (
     DELETE_TIMEOUT_S,
     WorkerJob,
@@ -41,38 +40,7 @@ def running_workers(
     manifests = worker_manifests(job)
     with contextlib.ExitStack() as stack:
         for manifest in manifests:
-            _make(stack, ledger, cluster, dynamic, manifest)
-        yield manifests
-
-
-def _make(
-    stack: contextlib.ExitStack,
-    ledger: FaultLedger,
-    cluster: Cluster,
-    dynamic: DynamicClient,
-    manifest: dict[str, Any],
-) -> None:
-    kind, api_version = manifest["kind"], manifest["apiVersion"]
-    name = manifest["metadata"]["name"]
-    namespace = manifest["metadata"].get("namespace")
-    resource = dynamic.resources.get(api_version=api_version, kind=kind)
-    where = f" in {namespace}" if namespace else ""
-    entry = ledger.record_object(
-        f"{kind} {name}{where}",
-        kinds.delete_object(cluster, kind, name, namespace, api_version),
-    )
-
-    def delete() -> None:
-        try:
-            resource.delete(
-                name=name,
-                namespace=namespace,
-                body={"propagationPolicy": "Background"},
-                _request_timeout=DELETE_TIMEOUT_S,
+            make_recorded(
+                stack, ledger, cluster, dynamic, manifest, DELETE_TIMEOUT_S
             )
-        except ApiException as exc:
-            if kinds.delete_outcome(exc.status) != "done":
-                raise
-
-    stack.callback(ledger.remove, entry, delete)
-    resource.create(body=manifest, namespace=namespace)
+        yield manifests
