@@ -87,6 +87,8 @@ def test_a_fixed_rate_run_sends_every_class_at_its_rate_and_cleans_up(
     assert _left(cluster, test_namespace) == []
 
 
+@pytest.mark.full_matrix  # CI: the in-cluster workers' tallies reach
+# their master through the same Locust report messages
 def test_two_workers_tallies_reach_the_master(lab, cluster, test_namespace):
     plan = LoadPlan(
         scenario="get-and-list", users=8, rate=RATE, seconds=SECONDS, workers=2
