@@ -110,3 +110,15 @@ def test_the_plot_names_its_events_windows_and_series():
 def test_a_timeline_without_samples_says_so_rather_than_drawing_nothing():
     svg = Timeline("RES-05").svg().decode()
     assert "no samples" in svg
+
+
+def test_many_fault_windows_are_named_once_as_a_count():
+    timeline = Timeline("RES-06")
+    t0 = time.time()
+    for i in range(12):
+        timeline.open_window(str(i), f"stop component {i}", t0)
+        timeline.close_window(str(i), t0 + 30)
+    timeline.sample("nodes Ready", "w1", 1.0, t0)
+    svg = timeline.svg().decode()
+    assert "12 fault windows" in svg
+    assert "stop component 5" not in svg

@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 NO_SAMPLES = "no samples"
+MAX_WINDOWS_NAMED = 3
+"""More windows than this are named once, as a count, in the legend."""
 Style = Literal["line", "dashed", "markers", "steps"]
 _FAILURE_COLORS = {
     "429 (shed)": "tab:orange",
@@ -294,13 +296,17 @@ def _draw_panel(
             ax.plot(xs, ys, line, lw=1.2, label=label, color=s.color)
     for value, label in panel.bounds:
         ax.axhline(value, ls="--", lw=1.0, color="tab:gray", label=label)
-    for window in windows:
+    many = len(windows) > MAX_WINDOWS_NAMED
+    for i, window in enumerate(windows):
+        # Many overlapping windows (a blackout stops 12 components) would
+        # stack to solid red and a legend of 12: one name, faint shades.
+        label = window.label if not many else f"{len(windows)} fault windows"
         ax.axvspan(
             window.start - origin,
             window.end - origin,
             color="tab:red",
-            alpha=0.12,
-            label=window.label,
+            alpha=0.12 if not many else 0.3 / len(windows),
+            label=label if not many or i == 0 else None,
         )
     for event in events:
         ax.axvline(event.at - origin, color="tab:brown", lw=1.0, ls=":")
