@@ -277,6 +277,17 @@ def test_an_owner_removes_its_object_its_own_way_and_closes_the_entry(
     assert read_ledger(ledger.path).open_entries == ()
 
 
+def test_an_object_already_removed_is_not_removed_again(tmp_path, calls):
+    # A session removes its objects while the lab is up; a fixture's
+    # teardown at the session's end must not reach for a cluster that a
+    # later test replaced.
+    ledger = FaultLedger("run-1", tmp_path)
+    entry = ledger.record_object("namespace kg-1", undo("kg-1"))
+    assert ledger.rollback_all(objects=True) == []
+    ledger.remove(entry, how=lambda: calls.append("reached the cluster"))
+    assert calls == ["kg-1"]
+
+
 def test_a_failed_removal_raises_and_stays_open_for_recover(tmp_path, calls):
     ledger = FaultLedger("run-1", tmp_path)
     entry = ledger.record_object("namespace kg-1", undo("kg-1", fail=True))

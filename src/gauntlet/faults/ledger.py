@@ -203,10 +203,17 @@ class FaultLedger:
         ``how`` removes it the owner's way (its own client, pinned to an
         API server), else the recorded removal runs.
 
+        An entry already closed (a session's objects removed early, while
+        their cluster was still there) is left alone: its object is gone
+        and its cluster may be too.
+
         Raises:
             Exception: whatever the removal raised; the entry stays open
                 for the run's end or ``recover``.
         """
+        with self._lock:
+            if entry.seq not in self._open:
+                return
         try:
             if how is None:
                 run_rollback(entry.rollback)
