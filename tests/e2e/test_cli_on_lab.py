@@ -130,7 +130,8 @@ def test_recover_undoes_a_fault_left_by_a_killed_run(lab, faults, tmp_path):
     assert killed.returncode == -signal.SIGKILL
     assert faults.component("w1", "kubelet")["state"] == "stopped"
 
-    proc = gauntlet("recover")
+    # Only this run: other dead runs on the host are not this test's.
+    proc = gauntlet("recover", "--run", "killed-run-test")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "killed-run-test" in proc.stdout + proc.stderr
     progress.wait_until(

@@ -11,6 +11,7 @@ import pytest
 
 from gauntlet.errors import UsageError
 from gauntlet.faults import rollback as rollback_mod
+from gauntlet.faults.journal import forget
 from gauntlet.faults.ledger import (
     FaultLedger,
     install_signal_handlers,
@@ -175,6 +176,46 @@ def test_recover_reports_a_failing_rollback_and_keeps_it_open(tmp_path, calls):
     assert [e.description for e in read_ledger(ledger.path).open_entries] == [
         "fault b"
     ]
+
+
+def test_recover_of_named_runs_leaves_the_other_dead_runs_alone(
+    tmp_path, calls
+):
+    for run in ("mine", "someone-elses"):
+        ledger = FaultLedger(run, tmp_path)
+        ledger.inject(f"fault of {run}", undo(run), lambda: None)
+        rewrite_owner(ledger.path, dead_pid())
+    lines = recover(tmp_path, report=lambda _line: None, runs=["mine"])
+    assert lines == ["rolled back: run mine: fault of mine"]
+    assert calls == ["mine"]
+
+
+def test_recover_of_a_run_without_a_ledger_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="no ledger of run gone"):
+        recover(tmp_path, report=lambda _line: None, runs=["gone"])
+
+
+def test_a_forgotten_run_is_closed_without_undoing_and_says_why(
+    tmp_path, calls
+):
+    # Its cluster was rebuilt: the undo fails for ever, and recover with
+    # it; forgetting closes the entries, the ledger keeps them.
+    ledger = FaultLedger("lost", tmp_path)
+    ledger.inject("fault a", undo("a", fail=True), lambda: None)
+    rewrite_owner(ledger.path, dead_pid())
+    closed = forget("lost", "cluster rebuilt", tmp_path)
+    assert [e.description for e in closed] == ["fault a"]
+    assert calls == []
+    assert recover(tmp_path, report=lambda _line: None) == []
+    assert events(ledger.path)[-1]["reason"] == "cluster rebuilt"
+
+
+def test_a_running_run_cannot_be_forgotten(tmp_path, calls):
+    ledger = FaultLedger("alive", tmp_path)
+    ledger.inject("fault a", undo("a"), lambda: None)
+    with pytest.raises(ValueError, match="still running"):
+        forget("alive", "by mistake", tmp_path)
+    assert read_ledger(ledger.path).open_entries != ()
 
 
 def test_sigint_rolls_back_then_interrupts(tmp_path, calls):

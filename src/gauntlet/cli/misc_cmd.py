@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 from gauntlet.catalogue import load_catalogue
 from gauntlet.cli.pytest_runner import collect, pytest_base
+from gauntlet.errors import UsageError
 from gauntlet.exit_codes import EXIT_OK, EXIT_VIOLATED
 from gauntlet.project import project_root
 
 __all__ = ["add_parser"]
 
 SUITES = "suites"
+_FAILED_RUN = re.compile(r"failed: run (\S+?): ")
 
 
 def add_parser(
@@ -28,6 +31,20 @@ def add_parser(
         "recover",
         help="roll back the faults of crashed runs and remove what they "
         "created (from the fault ledger)",
+    )
+    rec.add_argument(
+        "--run",
+        dest="runs",
+        action="append",
+        metavar="RUN_ID",
+        help="only this run's ledger (repeatable); default: every dead run",
+    )
+    rec.add_argument(
+        "--forget",
+        action="append",
+        metavar="RUN_ID",
+        help="close this dead run's open entries without undoing them, "
+        "when its cluster is gone for good (repeatable)",
     )
     rec.set_defaults(func=recover)
 
@@ -63,20 +80,43 @@ def guarantees(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def recover(_args: argparse.Namespace) -> int:
+def recover(args: argparse.Namespace) -> int:
     """Undo what dead runs left open, newest first: faults, and what they
     created (namespaces, ledger mirrors, helper pods); ``EXIT_VIOLATED``
-    if one failed."""
+    if one failed. ``--forget`` closes a run's entries instead."""
     from gauntlet import backends
+    from gauntlet.faults.journal import forget
     from gauntlet.faults.ledger import ledger_dir
     from gauntlet.faults.ledger import recover as replay
 
     directory = ledger_dir()
+    if args.forget:
+        if args.runs:
+            raise UsageError("--forget and --run: give one of them")
+        for run_id in args.forget:
+            try:
+                closed = forget(run_id, "gauntlet recover --forget", directory)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+            for entry in closed:
+                print(f"forgotten: run {run_id}: {entry.description}")
+            if not closed:
+                print(f"run {run_id}: nothing open")
+        return EXIT_OK
     try:
-        lines = replay(directory)
+        lines = replay(directory, runs=args.runs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     finally:
         backends.cleanup_all()
     if not lines:
         print(f"nothing to recover in {directory}")
-    failed = any(line.startswith("failed:") for line in lines)
+    failed = sorted(
+        {m.group(1) for line in lines if (m := _FAILED_RUN.match(line))}
+    )
+    for run_id in failed:
+        print(
+            f"run {run_id}: left open; once its cluster is gone for good "
+            f"(check by hand): gauntlet recover --forget {run_id}"
+        )
     return EXIT_VIOLATED if failed else EXIT_OK

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +27,7 @@ __all__ = [
     "LedgerState",
     "alive",
     "append_event",
+    "forget",
     "ledger_dir",
     "process_start",
     "read_ledger",
@@ -98,8 +99,10 @@ def read_ledger(path: Path) -> LedgerState:
 def recover(
     directory: Path | None = None,
     report: Callable[[str], None] = print,
+    runs: Collection[str] | None = None,
 ) -> list[str]:
-    """Replay the open rollbacks of every run whose process is gone.
+    """Replay the open rollbacks of every run whose process is gone (of
+    ``runs`` only, when given).
 
     Faults are rolled back and recorded objects removed, newest first, so
     that a namespace goes after the faults injected while it was in use.
@@ -113,9 +116,8 @@ def recover(
         lines.append(line)
         report(line)
 
-    folder = directory or ledger_dir()
-    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
-        state = read_ledger(path)
+    for state in _ledgers(directory, runs):
+        path = state.path
         if not state.open_entries:
             continue
         if state.pid is not None and alive(state.pid, state.pid_start):
@@ -142,6 +144,57 @@ def recover(
             verb = "rolled back" if entry.what == "fault" else "removed"
             say(f"{verb}: run {state.run_id}: {entry.description}")
     return lines
+
+
+def forget(
+    run_id: str,
+    reason: str,
+    directory: Path | None = None,
+) -> list[LedgerEntry]:
+    """Close a dead run's open entries without undoing them: its cluster
+    is gone for good (a lab rebuilt, a context deleted), so ``recover``
+    would fail on them for ever. Returns what was closed; the ledger
+    keeps each entry and why it was forgotten.
+
+    Raises:
+        ValueError: no ledger of that run, or its process is still alive.
+    """
+    (state,) = _ledgers(directory, [run_id])
+    if state.pid is not None and alive(state.pid, state.pid_start):
+        raise ValueError(
+            f"run {run_id} is still running (pid {state.pid}): "
+            "its own handlers roll back"
+        )
+    for entry in state.open_entries:
+        append_event(
+            state.path,
+            {
+                "event": "done",
+                "seq": entry.seq,
+                "by": "forget",
+                "reason": reason,
+            },
+        )
+    return list(state.open_entries)
+
+
+def _ledgers(
+    directory: Path | None, runs: Collection[str] | None
+) -> list[LedgerState]:
+    """Every run's ledger, oldest name first, or the named runs' ones.
+
+    Raises:
+        ValueError: a named run has no ledger here.
+    """
+    folder = directory or ledger_dir()
+    paths = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    if runs is None:
+        return [read_ledger(path) for path in paths]
+    known = {path.stem: path for path in paths}
+    unknown = [run for run in runs if run not in known]
+    if unknown:
+        raise ValueError(f"no ledger of run {', '.join(unknown)} in {folder}")
+    return [read_ledger(known[run]) for run in runs]
 
 
 def append_event(path: Path, event: dict[str, Any]) -> None:
