@@ -90,6 +90,30 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+_reasons: list[str] = []
+"""Why each rerun test failed its first time, printed at the end."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep why a lab test needed its rerun: the rerun plugin prints only
+    ``R``, and a CI log shows its tail, where the reasons then are."""
+    if report.outcome != "rerun":
+        return
+    crash = getattr(report.longrepr, "reprcrash", None)
+    reason = crash.message if crash is not None else report.longreprtext
+    reason = " ".join(reason.split())[:600] or "no failure text"
+    _reasons.append(f"{report.nodeid} ({report.when}): {reason}")
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter,
+) -> None:
+    if _reasons:
+        terminalreporter.section("why tests were rerun")
+        for line in _reasons:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture
 def defer_cleanup() -> Iterator[contextlib.ExitStack]:
     """Register an undo right after each change; run LIFO, also on failure."""

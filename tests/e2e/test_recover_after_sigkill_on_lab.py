@@ -206,9 +206,7 @@ def _crash_and_recover(
     assert any(e.what == "fault" for e in state.open_entries), left
     assert any(d.startswith("namespace kg-") for d in left), left
 
-    proc = gauntlet(
-        "recover", "--run", state.run_id, timeout=RECOVER_TIMEOUT_S
-    )
+    proc = gauntlet("recover", "--run", state.run_id, timeout=RECOVER_TIMEOUT_S)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert f"run {state.run_id}" in out, out[-3000:]

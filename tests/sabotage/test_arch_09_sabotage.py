@@ -18,6 +18,7 @@ from gauntlet.errors import GuaranteeViolated
 BROKEN = "w2"
 
 
+@pytest.mark.full_matrix  # CI: a stopped node component is ARCH-10's kubelet
 def test_worker_whose_kube_proxy_is_stopped_is_named(
     faults, lab_check, restore
 ):

@@ -41,6 +41,8 @@ def test_even_membership_with_an_unstarted_member_is_reported(
     check_control_plane_is_highly_available(fresh_check(lab_check))
 
 
+# CI: ARCH-11's even membership on the kubeadm lab.
+@pytest.mark.full_matrix
 @pytest.mark.disruptive
 def test_a_single_etcd_member_behind_three_api_servers_is_reported(
     lab, etcd, faults, lab_check, run_id, restore, monkeypatch

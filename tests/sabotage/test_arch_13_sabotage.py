@@ -36,6 +36,7 @@ def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
     check_etcd_is_healthy(fresh_check(lab_check))
 
 
+@pytest.mark.full_matrix  # CI: a stopped etcd member is ARCH-12's
 def test_a_member_that_is_not_running_is_reported(
     etcd, faults, lab_check, restore
 ):

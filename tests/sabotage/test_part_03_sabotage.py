@@ -46,6 +46,9 @@ class Fencer(RogueClient):
                 continue  # gone already, or a broken connection: next round
 
 
+# CI: the partition family is the split-brain sabotages (PART-02, RES-05);
+# PART-03 passes in the gameday run.
+@pytest.mark.full_matrix
 @pytest.mark.disruptive
 def test_a_pod_run_twice_after_a_forced_delete_is_reported(
     cluster, lab_check, ledger, restore
