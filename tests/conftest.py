@@ -62,18 +62,31 @@ def etcd(
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "full_matrix: a further case of a capability CI already covers "
-        "once; run by `make test-all`, left out of `make test` (CI)",
+        "full_matrix(ci): a further case of a capability CI already "
+        "covers once (``ci`` names how); run by `make test-all`, left out "
+        "of `make test` (CI)",
     )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test outside ``tests/unit`` for one rerun; unit tests
-    are deterministic and must pass the first time."""
+    are deterministic and must pass the first time.
+
+    A test left out of CI (``full_matrix``) must name what covers its
+    capability in CI (``full_matrix(ci=...)``): nothing leaves CI
+    silently. Runs before ``-m`` deselects it.
+    """
     rerun = pytest.mark.flaky(reruns=LAB_RERUNS, reruns_delay=5)
     for item in items:
         if UNIT_TESTS not in item.path.parents:
             item.add_marker(rerun)
+        further = item.get_closest_marker("full_matrix")
+        if further is not None and not further.kwargs.get("ci"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: full_matrix without a CI cover; write "
+                "@pytest.mark.full_matrix(ci='what runs this capability "
+                "in CI')"
+            )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -26,7 +26,7 @@ MUST_PASS = {
 }
 
 
-@pytest.mark.full_matrix  # CI: ten here, the other four on kubeadm
+@pytest.mark.full_matrix(ci="ten here, the other four on the kubeadm lab")
 def test_gameday_passes_with_measurements(lab):
     _gameday_passes(MUST_PASS)
 
@@ -90,7 +90,7 @@ path: a kubelet stopped or killed, an etcd member or API server down, a
 node cut off."""
 
 
-@pytest.mark.full_matrix  # CI runs these on the kubeadm lab (tests/shapes)
+@pytest.mark.full_matrix(ci="the kubeadm lab runs them (tests/shapes)")
 def test_pod_backend_runs_the_path_cutting_guarantees_like_a_kubeadm_user(
     lab,
 ):

@@ -59,7 +59,7 @@ def test_quick_conformance_passes_on_the_lab_with_a_report_by_sig(lab):
     assert sigs <= by_sig
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="the quick conformance run")
 @pytest.mark.timeout(4 * 3600)
 def test_every_non_disruptive_spec_the_lab_can_run_passes(lab):
     """The README's pass count: every non-disruptive spec whose images

@@ -109,7 +109,7 @@ def test_the_in_cluster_cronjob_runs_the_gate_to_completion(
     )
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="the same CronJob running three guarantees")
 def test_the_in_cluster_cronjob_runs_the_whole_gate_to_completion(
     lab, cluster, ledger, reports_dir, record_property
 ):

@@ -235,7 +235,7 @@ def test_rejected_credentials_make_the_load_profile_exit_2_as_unauthorized(
     assert "unauthorized" in line.lower(), line
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="rejected credentials exit 2 in the test before")
 def test_credentials_refused_to_the_load_stop_the_run_with_exit_2(
     lab, cluster, defer_cleanup, tmp_path
 ):
@@ -262,7 +262,7 @@ def test_credentials_refused_to_the_load_stop_the_run_with_exit_2(
     assert took < 120, f"the run went on for {took:.0f}s after a 401"
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="rejected credentials exit 2 as unauthorized")
 def test_the_load_generator_stops_at_the_first_401(lab, tmp_path):
     kubeconfig = _exec_kubeconfig(
         lab, tmp_path / "bogus", "kg-bogus-" + secrets.token_hex(8), "kg-b"
@@ -281,7 +281,7 @@ def test_the_load_generator_stops_at_the_first_401(lab, tmp_path):
     assert "unauthorized (401 on" in message and "kg-b" in message, message
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="rejected credentials exit 2 as unauthorized")
 def test_a_user_without_rbac_is_forbidden_naming_the_denied_request(
     lab, cluster, defer_cleanup, tmp_path, test_namespace
 ):

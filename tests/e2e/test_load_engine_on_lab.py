@@ -87,7 +87,12 @@ def test_a_fixed_rate_run_sends_every_class_at_its_rate_and_cleans_up(
     assert _left(cluster, test_namespace) == []
 
 
-@pytest.mark.full_matrix  # CI: the in-cluster workers' tallies reach
+@pytest.mark.full_matrix(
+    ci=(
+        "the in-cluster workers' tallies reach their master through the "
+        "same Locust messages"
+    )
+)
 # their master through the same Locust report messages
 def test_two_workers_tallies_reach_the_master(lab, cluster, test_namespace):
     plan = LoadPlan(
@@ -121,7 +126,7 @@ def test_two_workers_tallies_reach_the_master(lab, cluster, test_namespace):
     assert _left(cluster, test_namespace) == []
 
 
-@pytest.mark.full_matrix  # CI: LOAD-02 ramps and stops early in the profile
+@pytest.mark.full_matrix(ci="LOAD-02 ramps and stops early in the load profile")
 def test_a_ramp_records_its_steps_and_an_early_stop_keeps_the_tally(
     lab, test_namespace
 ):

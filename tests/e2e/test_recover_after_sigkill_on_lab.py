@@ -226,14 +226,14 @@ def _crash_and_recover(
             "stop kubelet on ",
             1,
             id="res_01",
-            marks=pytest.mark.full_matrix,
+            marks=pytest.mark.full_matrix(ci="the res_05 kill point"),
         ),
         pytest.param(
             "part_01",
             "partition cp",
             1,
             id="part_01",
-            marks=pytest.mark.full_matrix,
+            marks=pytest.mark.full_matrix(ci="the res_05 kill point"),
         ),
         pytest.param("res_05", "stop etcd on ", 2, id="res_05"),
     ],
@@ -244,7 +244,7 @@ def test_recover_after_sigkill_leaves_no_fault_and_nothing_the_run_made(
     _crash_and_recover(lab, cluster, run_id, tmp_path, keyword, fault, count)
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="the res_05 kill point")
 def test_recover_after_sigkill_removes_the_pod_backends_helper_pods(
     lab, cluster, run_id, tmp_path
 ):

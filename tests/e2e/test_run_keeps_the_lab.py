@@ -50,7 +50,7 @@ def w2_not_ready(cluster, faults):
         )
 
 
-@pytest.mark.full_matrix  # CI: the next test, the same never-rebuild path
+@pytest.mark.full_matrix(ci="the next test, the same never-rebuild path")
 def test_a_run_checks_a_lab_with_a_node_not_ready_instead_of_rebuilding_it(
     lab, cluster, w2_not_ready
 ):

@@ -20,9 +20,9 @@ NOT_READY_TIMEOUT_S = 90.0
 RECOVERY_TIMEOUT_S = 60.0
 
 
-# CI: RES-01 in the gameday run stops a worker's kubelet and waits for
-# NotReady through the same lab fault.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci="RES-01 in the gameday run stops a kubelet and waits for NotReady"
+)
 def test_stopping_a_worker_kubelet_makes_the_node_not_ready(
     cluster, faults: LabNodeAccess
 ):

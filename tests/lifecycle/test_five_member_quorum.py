@@ -15,7 +15,10 @@ from gauntlet.lab.cluster import LabCluster
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
 from e2e_cli import gauntlet, summary_of  # noqa: E402
 
-pytestmark = [pytest.mark.lab_only, pytest.mark.full_matrix]
+pytestmark = [
+    pytest.mark.lab_only,
+    pytest.mark.full_matrix(ci="quorum on the 3+2 lab: RES-05 and sabotage"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from gauntlet.checks.arch.etcd_access import check_only_apiserver_talks_to_etcd
 from gauntlet.errors import GuaranteeViolated
 
 
-@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
+@pytest.mark.full_matrix(ci="the kubeadm lab's ARCH-01 sabotage")
 def test_etcd_without_client_cert_auth_is_reported(
     etcd, faults, lab_check, restore
 ):

@@ -55,7 +55,7 @@ def bind_anonymous_cluster_admin(cluster, lab_check, restore):
     wait_anonymous_answered(cluster, _servers(lab_check), {200})
 
 
-@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
+@pytest.mark.full_matrix(ci="the kubeadm lab's ARCH-02 sabotage")
 def test_anonymous_cluster_admin_is_reported(cluster, lab_check, restore):
     bind_anonymous_cluster_admin(cluster, lab_check, restore)
 
@@ -102,8 +102,12 @@ def test_anonymous_cluster_admin_fails_even_when_privileged_pods_are_refused(
     assert "privileged pod is refused" in agents.reason, agents
 
 
-# CI: anonymous access is named per API server on the kubeadm lab.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "anonymous access named per API server: the kubeadm lab's ARCH-02 "
+        "sabotage"
+    )
+)
 def test_one_api_server_of_three_allowing_anonymous_is_named(
     faults, cluster, lab_check, restore
 ):
@@ -126,7 +130,9 @@ def test_one_api_server_of_three_allowing_anonymous_is_named(
     check_api_server_is_the_front_door(lab_check)
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci="an unobservable part: ARCH-02 with privileged pods refused"
+)
 def test_a_node_without_kube_proxy_leaves_that_agent_unobserved(
     faults, lab_check, restore
 ):

@@ -48,7 +48,7 @@ def wait_pod_gone(core, ns, name):
     progress.wait_until(f"pod {ns}/{name} gone", gone, 60, 0.5)
 
 
-@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
+@pytest.mark.full_matrix(ci="the kubeadm lab's ARCH-04 sabotage")
 def test_untainted_master_running_an_app_pod_is_reported(
     lab, lab_check, restore
 ):

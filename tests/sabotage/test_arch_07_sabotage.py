@@ -31,9 +31,12 @@ def test_rogue_scheduler_binding_everything_to_one_node_is_reported(
     check_scheduler_places_pods(fresh(lab_check))
 
 
-# CI: ARCH-07's rogue scheduler; a stopped control-plane component is
-# ARCH-06's scheduler.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "ARCH-07's rogue scheduler; a stopped control-plane component: "
+        "ARCH-06's"
+    )
+)
 def test_deployment_never_reconciled_blames_the_controllers_not_the_scheduler(
     faults, cluster, lab_check, restore
 ):

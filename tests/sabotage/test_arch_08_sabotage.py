@@ -12,8 +12,9 @@ from gauntlet.checks.arch.controllers import (
 from gauntlet.errors import GuaranteeViolated
 
 
-# CI: a stopped control-plane component is ARCH-06's scheduler.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci="a stopped control-plane component: ARCH-06's stopped scheduler"
+)
 def test_deleted_pod_without_a_controller_manager_is_reported(
     faults, cluster, lab_check, restore
 ):

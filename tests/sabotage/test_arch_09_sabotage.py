@@ -18,7 +18,9 @@ from gauntlet.errors import GuaranteeViolated
 BROKEN = "w2"
 
 
-@pytest.mark.full_matrix  # CI: a stopped node component is ARCH-10's kubelet
+@pytest.mark.full_matrix(
+    ci="a stopped node component: ARCH-10's stopped kubelet"
+)
 def test_worker_whose_kube_proxy_is_stopped_is_named(
     faults, lab_check, restore
 ):

@@ -19,7 +19,7 @@ from gauntlet.errors import GuaranteeViolated
 MASTERS = ("cp1", "cp2", "cp3")
 
 
-@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
+@pytest.mark.full_matrix(ci="the kubeadm lab's ARCH-11 sabotage")
 def test_even_membership_with_an_unstarted_member_is_reported(
     etcd, faults, lab_check, restore
 ):
@@ -41,8 +41,7 @@ def test_even_membership_with_an_unstarted_member_is_reported(
     check_control_plane_is_highly_available(fresh_check(lab_check))
 
 
-# CI: ARCH-11's even membership on the kubeadm lab.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="the kubeadm lab's ARCH-11 sabotage")
 @pytest.mark.disruptive
 def test_a_single_etcd_member_behind_three_api_servers_is_reported(
     lab, etcd, faults, lab_check, run_id, restore, monkeypatch

@@ -17,7 +17,7 @@ RATIO = 0.85
 OBSERVE_S = 3.0
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="etcd health: ARCH-12's stopped member")
 def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
     node, quota = lower_quota(etcd, faults, RATIO, restore)
 
@@ -36,7 +36,7 @@ def test_database_near_its_quota_is_reported(etcd, faults, lab_check, restore):
     check_etcd_is_healthy(fresh_check(lab_check))
 
 
-@pytest.mark.full_matrix  # CI: a stopped etcd member is ARCH-12's
+@pytest.mark.full_matrix(ci="a stopped etcd member: ARCH-12's sabotage")
 def test_a_member_that_is_not_running_is_reported(
     etcd, faults, lab_check, restore
 ):

@@ -11,7 +11,7 @@ from gauntlet.errors import GuaranteeViolated
 ROGUE_NODE = "cp1"
 
 
-@pytest.mark.full_matrix  # CI: the same one on the kubeadm lab
+@pytest.mark.full_matrix(ci="the kubeadm lab's ARCH-14 sabotage")
 def test_unrenewed_scheduler_lease_is_reported(
     faults, cluster, lab_check, restore
 ):

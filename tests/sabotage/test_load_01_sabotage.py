@@ -33,9 +33,12 @@ def _move(pids: list[int], group: Path) -> None:
             pass
 
 
-# CI: the load family is LOAD-02's sabotage; LOAD-01 passes in the load
-# profile run.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "the load family: LOAD-02's sabotage; LOAD-01 passes in the load "
+        "profile run"
+    )
+)
 def test_api_servers_starved_of_cpu_break_the_latency_slos(
     cluster, lab_check, restore, monkeypatch
 ):

@@ -18,7 +18,7 @@ SLOW = {"election-timeout": "15000", "heartbeat-interval": "1500"}
 
 # CI runs the slow-election family as RES-04's sabotage (the same etcd
 # flags); this one proves LOAD-03 names it too.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="a slow election: RES-04's sabotage")
 @pytest.mark.disruptive
 def test_a_slow_election_under_load_overspends_the_error_budget(
     etcd, faults, lab_check, ledger, restore

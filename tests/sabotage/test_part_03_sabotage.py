@@ -46,9 +46,12 @@ class Fencer(RogueClient):
                 continue  # gone already, or a broken connection: next round
 
 
-# CI: the partition family is the split-brain sabotages (PART-02, RES-05);
-# PART-03 passes in the gameday run.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "the partition family: the PART-02 and RES-05 split-brain "
+        "sabotages; PART-03 passes in the gameday run"
+    )
+)
 @pytest.mark.disruptive
 def test_a_pod_run_twice_after_a_forced_delete_is_reported(
     cluster, lab_check, ledger, restore

@@ -9,9 +9,12 @@ from gauntlet.checks.chaos.nodes import check_kubelet_stop
 from gauntlet.errors import GuaranteeViolated
 
 
-# CI: a recovery slower than its bound is RES-04's slow election; RES-01
-# passes in the gameday run.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "a recovery slower than its bound: RES-04's slow election; RES-01 "
+        "passes in the gameday run"
+    )
+)
 @pytest.mark.disruptive
 def test_a_node_that_stays_ready_too_long_is_reported(
     faults, cluster, lab_check, ledger, restore

@@ -21,7 +21,9 @@ def restart_again(faults, cluster, node):
     )
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci="a node component left down: ARCH-10's stopped kubelet"
+)
 @pytest.mark.disruptive
 def test_a_kubelet_left_dead_after_a_crash_is_reported(
     faults, cluster, lab_check, ledger, restore

@@ -25,7 +25,7 @@ def make_follower(etcd, faults, node: str) -> None:
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="etcd faults: RES-04's sabotage")
 @pytest.mark.disruptive
 def test_writes_lost_with_the_one_member_the_api_uses_are_reported(
     etcd, faults, cluster, lab_check, ledger, restore

@@ -32,9 +32,12 @@ def lease_holder_node(cluster, lease: str) -> str:
     return str(found.spec.holder_identity).split("_", 1)[0]
 
 
-# CI: leader election is the kubeadm lab's ARCH-14 sabotage (a Lease nobody
-# renews); RES-08 passes in the gameday run.
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "leader election: the kubeadm lab's ARCH-14 sabotage; RES-08 passes "
+        "in the gameday run"
+    )
+)
 @pytest.mark.disruptive
 def test_a_scheduler_without_a_standby_is_reported(
     faults, cluster, lab_check, ledger, restore
@@ -58,7 +61,12 @@ def test_a_scheduler_without_a_standby_is_reported(
     assert "kube-controller-manager taken over" not in message, message
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci=(
+        "leader election: the kubeadm lab's ARCH-14 sabotage; RES-08 passes "
+        "in the gameday run"
+    )
+)
 @pytest.mark.disruptive
 def test_a_configured_slow_lease_is_judged_by_its_own_bound(
     faults, cluster, lab_check, ledger, restore

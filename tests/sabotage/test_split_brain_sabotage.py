@@ -71,7 +71,9 @@ def sabotaged(lab_check):
     return lab_check
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci="the split-brain family: the PART-02 and RES-05 sabotages"
+)
 def test_part_01_minority_keeps_accepting_writes(sabotaged, ledger):
     with pytest.raises(GuaranteeViolated) as caught:
         check_minority_loses_writes(sabotaged, ledger, MINORITY)
@@ -86,7 +88,9 @@ def test_part_02_split_brain_history(sabotaged, ledger):
     assert str(caught.value).startswith("no split brain:"), caught.value
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(
+    ci="the split-brain family: the PART-02 and RES-05 sabotages"
+)
 def test_part_04_writes_beyond_the_quorum(sabotaged, ledger):
     with pytest.raises(GuaranteeViolated) as caught:
         check_quorum_math(sabotaged, ledger, 3)

@@ -130,7 +130,9 @@ def test_a_scheduler_lease_nobody_renews_is_named(
     check_one_active_leader_each(fresh_check(shaped_check))
 
 
-@pytest.mark.full_matrix  # CI: the same one on the services lab (faster)
+@pytest.mark.full_matrix(
+    ci="a recovery slower than its bound: RES-04's slow election"
+)
 @pytest.mark.disruptive
 def test_a_node_that_stays_ready_too_long_is_named(
     shaped_lab, shaped_cluster, shaped_check, shaped_ledger, restore

@@ -93,7 +93,7 @@ def test_the_gameday_node_faults_pass_through_the_pod_backend(
     _gameday(kubeconfig, shaped_cluster.context, BACKEND_FAULTS)
 
 
-@pytest.mark.full_matrix
+@pytest.mark.full_matrix(ci="one fault per pod-backend action: the test before")
 def test_the_other_gameday_node_faults_pass_through_the_pod_backend(
     kubeconfig, shaped_cluster
 ):

@@ -61,7 +61,7 @@ def test_the_rehearsal_measures_downtime_and_steps_within_its_bound(rehearsal):
     assert LabCluster().running_release() == CURRENT
 
 
-@pytest.mark.full_matrix  # CI: UPG-06 itself runs ARCH-11, 12 and 14 after
+@pytest.mark.full_matrix(ci="UPG-06 runs ARCH-11, 12 and 14 after the upgrade")
 def test_the_upgraded_lab_passes_the_gate(rehearsal):
     done = gauntlet("run", "--profile", "gate")
     assert done.returncode == 0, done.stdout[-4000:]
