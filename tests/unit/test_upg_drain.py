@@ -13,7 +13,12 @@ from gauntlet.checks.upg._drain_blockers import (
     classify,
     selects,
 )
-from gauntlet.checks.upg.drain import Refusal, refusal_findings, refusal_reason
+from gauntlet.checks.upg.drain import (
+    Refusal,
+    going_with_namespace,
+    refusal_findings,
+    refusal_reason,
+)
 from gauntlet.wellknown import RUN_LABEL
 
 NS = "shop"
@@ -456,6 +461,29 @@ def test_other_answers_are_errors_not_refusals():
         None
     )
     assert refusal_reason(403, REFUSED_429, WEB_1) is None
+
+
+TERMINATING_403 = (
+    '{"kind":"Status","apiVersion":"v1","status":"Failure","message":'
+    '"pods \\"web-1\\" is forbidden: unable to create new content in '
+    'namespace shop because it is being terminated","reason":"Forbidden",'
+    '"details":{"name":"web-1","kind":"pods","causes":[{"reason":'
+    '"NamespaceTerminating","message":"namespace shop is being terminated",'
+    '"field":"metadata.namespace"}]},"code":403}'
+)
+
+
+def test_a_pod_whose_namespace_is_being_deleted_goes_with_it():
+    # Seen on the lab: the previous test's namespace was still going when
+    # the drain's dry-run asked to evict its pod.
+    assert going_with_namespace(403, TERMINATING_403)
+    assert refusal_reason(403, TERMINATING_403, WEB_1) is None
+
+
+def test_any_other_403_is_not_taken_for_a_pod_going_away():
+    forbidden = '{"reason":"Forbidden","message":"RBAC: access denied"}'
+    assert not going_with_namespace(403, forbidden)
+    assert not going_with_namespace(429, TERMINATING_403)
 
 
 def test_refusals_are_reported_once_per_budget_with_pods_and_nodes():

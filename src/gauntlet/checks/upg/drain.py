@@ -59,6 +59,9 @@ NOTHING_TO_EVICT = (
     "pods, or none)"
 )
 MULTIPLE_BUDGETS = "more than one PodDisruptionBudget"
+NAMESPACE_TERMINATING = "NamespaceTerminating"
+"""The cause the API server gives when a namespace being deleted refuses
+new content (an eviction is new content)."""
 _BUDGET = re.compile(r"disruption budget ([a-z0-9][a-z0-9.-]*)")
 """The budget named in a refusal's cause: ``The disruption budget NAME
 needs 2 healthy pods and has 2 currently`` (or ``is still being processed
@@ -146,7 +149,9 @@ def dry_run_evictions(
                 pod.name, pod.namespace, body, dry_run="All"
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if exc.status == 404 or going_with_namespace(
+                exc.status or 0, str(exc.body or "")
+            ):
                 gone.append(pod)
                 continue
             by = refusal_reason(exc.status or 0, str(exc.body or ""), pod)
@@ -159,6 +164,12 @@ def dry_run_evictions(
                 ) from exc
             refusals.append(Refusal(pod, by))
     return refusals, gone
+
+
+def going_with_namespace(status: int, body: str) -> bool:
+    """A 403 because the pod's namespace is being deleted: the pod goes
+    with it, as a drain would see, and no budget was asked."""
+    return status == 403 and NAMESPACE_TERMINATING in body
 
 
 def refusal_reason(status: int, body: str, pod: PodRef) -> str | None:
