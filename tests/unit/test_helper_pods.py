@@ -60,3 +60,42 @@ def test_a_forbidden_helper_pod_makes_node_access_impossible():
     with pytest.raises(NodeAccessError) as caught:
         helper_pods(403).pod_for("w1")
     assert str(caught.value).startswith(f"{IMPOSSIBLE}: reading pod kg-node-")
+
+
+class DeletingCore:
+    """An earlier run's namespace is terminating for ``reads`` reads."""
+
+    def __init__(self, reads):
+        self.reads, self.created = reads, []
+
+    def read_namespace(self, name):
+        if self.reads == 0:
+            raise ApiException(404, "not found")
+        self.reads -= 1
+        return SimpleNamespace(status=SimpleNamespace(phase="Terminating"))
+
+    def create_namespace(self, body):
+        self.created.append(body.metadata.name)
+
+
+def test_a_namespace_still_being_deleted_is_waited_out_then_made(monkeypatch):
+    # Seen on kubeadm: the gameday's helper namespace was still going when
+    # the preupgrade run asked for node access; its refusal of every pod
+    # read as "privileged pods are refused" and UPG-03 went unobserved.
+    monkeypatch.setattr("gauntlet.nodes.helper_pods.POLL_INTERVAL_S", 0)
+    core = DeletingCore(reads=3)
+    pods = HelperPods(SimpleNamespace(core=lambda: core), "run-1-abcd")
+    pods._ensure_namespace()
+    assert core.created == ["kube-gauntlet-system"]
+
+
+def test_a_namespace_that_never_goes_makes_node_access_impossible(
+    monkeypatch,
+):
+    monkeypatch.setattr("gauntlet.nodes.helper_pods.POLL_INTERVAL_S", 0)
+    monkeypatch.setattr("gauntlet.nodes.helper_pods.NAMESPACE_GONE_WAIT_S", 0)
+    core = DeletingCore(reads=10**6)
+    pods = HelperPods(SimpleNamespace(core=lambda: core), "run-1-abcd")
+    with pytest.raises(NodeAccessError, match="still being deleted"):
+        pods._ensure_namespace()
+    assert core.created == []

@@ -48,6 +48,9 @@ IMAGE_ENV = NODE_IMAGE_ENV
 POD_START_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 1.0
 SERVICE_ACCOUNT_WAIT_S = 15.0
+NAMESPACE_GONE_WAIT_S = 120.0
+"""How long an earlier run's helper namespace may take to go (its pods
+end first; they have no grace period)."""
 _BAD_WAITING = {
     "ErrImagePull",
     "ImagePullBackOff",
@@ -208,17 +211,33 @@ class HelperPods:
             self._delete_namespace_if_empty()
 
     def _namespace_exists(self) -> bool:
+        return self._namespace_phase() is not None
+
+    def _namespace_phase(self) -> str | None:
+        """``Active``, ``Terminating``, or None when there is none."""
         try:
-            self.cluster.core().read_namespace(self.namespace)
+            found = self.cluster.core().read_namespace(self.namespace)
         except ApiException as exc:
             if exc.status == 404:
-                return False
+                return None
             what = f"reading namespace {self.namespace}"
             raise _impossible(what, exc) from exc
-        return True
+        status = getattr(found, "status", None)
+        return str(getattr(status, "phase", None) or "Active")
 
     def _ensure_namespace(self) -> None:
-        if self._namespace_exists():
+        """Make the namespace, after the one an earlier run is still
+        deleting has gone: a terminating namespace refuses every pod,
+        which would read as privileged pods being refused."""
+        deadline = time.monotonic() + NAMESPACE_GONE_WAIT_S
+        while (phase := self._namespace_phase()) == "Terminating":
+            if time.monotonic() > deadline:
+                raise NodeAccessError(
+                    f"{IMPOSSIBLE}: namespace {self.namespace} is still "
+                    f"being deleted after {NAMESPACE_GONE_WAIT_S:.0f}s"
+                )
+            time.sleep(POLL_INTERVAL_S)
+        if phase is not None:
             return
         body = client.V1Namespace(
             metadata=client.V1ObjectMeta(

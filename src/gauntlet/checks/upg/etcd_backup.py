@@ -45,7 +45,7 @@ from pathlib import Path
 from gauntlet import progress
 from gauntlet.checks.context import CheckContext, CheckSkipped, Part
 from gauntlet.checks.upg._backup_drill import drill
-from gauntlet.errors import UsageError
+from gauntlet.errors import Unobservable, UsageError
 from gauntlet.observe.etcd.scratch import (
     SnapshotStatus,
     SnapshotUnusable,
@@ -121,6 +121,10 @@ def _snapshot_part(ctx: CheckContext, work: Path, say: Say) -> Snapshot | None:
             snap = take_snapshot(etcd, run, work)
         except SnapshotFailed as exc:
             part.finding(f"no snapshot: {exc}")
+        except Unobservable as exc:
+            if ctx.nodes is None:  # say why there is no node access
+                raise Unobservable(f"{exc} ({ctx.nodes_unavailable})") from exc
+            raise
         else:
             ctx.measure("etcd backup time", snap.took_s, "s")
             ctx.measure("etcd snapshot size", snap.size / MIB, "MiB")
